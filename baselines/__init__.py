@@ -1,0 +1,1 @@
+"""Conventional separate source-channel coding baselines (shipped as ``semcom_sim.baselines``)."""
