@@ -1,0 +1,91 @@
+"""Channel interface: complex symbols in, equalised symbols and post-equalisation noise out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from semcom_sim.channel.conventions import broadcast_snr, snr_db_to_no
+
+
+@dataclass
+class ChannelOutput:
+    """What a receiver gets from a channel.
+
+    Attributes:
+        y: complex ``[B, n]``: the receiver's estimate of the transmitted symbols (for fading and
+            MIMO channels: after equalisation with perfect CSI; unequalised when the channel was
+            built with ``equalize=False``).
+        no_eff: float ``[B, n]``: noise variance of ``y`` per symbol (post-equalisation), the
+            value a soft demapper needs for correct LLRs.
+        h: complex ``[B, n]`` per-symbol gain for SISO fading (CSI), or ``None``.
+        channel_uses: int64 ``[B]``: channel uses spent by each example.
+    """
+
+    y: Tensor
+    no_eff: Tensor
+    h: Tensor | None
+    channel_uses: Tensor
+
+
+def complex_noise(shape, no: Tensor, generator: torch.Generator | None, device) -> Tensor:
+    """Circularly symmetric complex Gaussian noise of variance ``no`` (broadcast to ``shape``)."""
+    n = torch.randn(*shape, 2, generator=generator, device=device)
+    return torch.view_as_complex(n) * torch.sqrt(no / 2.0)
+
+
+def complex_gaussian(shape, generator: torch.Generator | None, device) -> Tensor:
+    """CN(0, 1) samples, ``E|h|^2 = 1``."""
+    return complex_noise(shape, torch.ones((), device=device), generator, device)
+
+
+class Channel(ABC):
+    """A channel holds no SNR: ``snr_db`` is an argument of every call, one value per example.
+
+    Subclasses implement :meth:`forward`. Inputs are complex ``[B, n]`` symbols with unit average
+    energy per channel use (see :mod:`semcom_sim.channel.conventions`).
+    """
+
+    name: str = "channel"
+
+    def __call__(
+        self,
+        x: Tensor,
+        snr_db: Tensor | float,
+        generator: torch.Generator | None = None,
+        num_symbols: Tensor | None = None,
+    ) -> ChannelOutput:
+        """Send ``x`` (complex ``[B, n]``) at ``snr_db`` (scalar or ``[B]``).
+
+        ``num_symbols`` (int ``[B]``, default ``n``) is the number of valid symbols per example when
+        variable-length transmissions are padded into one tensor; it only sets ``channel_uses``.
+        """
+        if not torch.is_complex(x) or x.dim() != 2:
+            raise ValueError(f"channel input must be complex [B, n], got {x.dtype} {list(x.shape)}")
+        b, n = x.shape
+        no = snr_db_to_no(broadcast_snr(snr_db, b, device=x.device)).to(x.device)
+        if num_symbols is None:
+            num_symbols = torch.full((b,), n, dtype=torch.int64, device=x.device)
+        return self.forward(x, no, generator, num_symbols.to(torch.int64))
+
+    @abstractmethod
+    def forward(
+        self, x: Tensor, no: Tensor, generator: torch.Generator | None, num_symbols: Tensor
+    ) -> ChannelOutput:
+        """``x`` complex ``[B, n]``; ``no`` float ``[B]`` noise variance per receive antenna."""
+
+    def channel_uses(self, num_symbols: Tensor) -> Tensor:
+        """Channel uses needed for ``num_symbols`` complex symbols (int ``[B]``)."""
+        return num_symbols.to(torch.int64)
+
+    def config(self) -> dict:
+        """JSON-serialisable description (stored with every result)."""
+        return {"name": self.name}
+
+    @property
+    def key(self) -> str:
+        """Short identifier used in result stores, e.g. ``awgn`` or ``mimo2x2-lmmse``."""
+        return self.name

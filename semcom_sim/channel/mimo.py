@@ -1,0 +1,105 @@
+"""Nt x Nr i.i.d. Rayleigh MIMO with spatial multiplexing and ZF / LMMSE detection."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from semcom_sim.channel.base import Channel, ChannelOutput, complex_gaussian, complex_noise
+
+
+def zf_detect(y: Tensor, h: Tensor, no: Tensor) -> tuple[Tensor, Tensor]:
+    """Zero-forcing detection of unit-energy streams.
+
+    Args:
+        y: complex ``[..., Nr]``; h: complex ``[..., Nr, Nt]``; no: float, broadcast to ``[...]``.
+    Returns:
+        ``x_hat`` complex ``[..., Nt]`` and its noise variance ``[..., Nt]`` per stream:
+        ``no * [(H^H H)^-1]_ii``.
+    """
+    hh = h.mH @ h
+    inv = torch.linalg.inv(hh)
+    x_hat = (inv @ (h.mH @ y.unsqueeze(-1))).squeeze(-1)
+    no_eff = no[..., None] * torch.diagonal(inv, dim1=-2, dim2=-1).real
+    return x_hat, no_eff
+
+
+def lmmse_detect(y: Tensor, h: Tensor, no: Tensor) -> tuple[Tensor, Tensor]:
+    """Unbiased LMMSE detection of unit-energy streams (as Sionna's ``lmmse_equalizer``).
+
+    ``W = H^H (H H^H + no I)^-1``, ``G = W H``; ``x_hat_i = (W y)_i / G_ii`` and its noise
+    variance is ``1/G_ii - 1`` (for Nt = Nr = 1 this is ``no/|h|^2``).
+    Shapes as :func:`zf_detect`.
+    """
+    nr = h.shape[-2]
+    eye = torch.eye(nr, dtype=h.dtype, device=h.device)
+    a = h @ h.mH + no[..., None, None].to(h.dtype) * eye
+    w = h.mH @ torch.linalg.inv(a)
+    g = torch.diagonal(w @ h, dim1=-2, dim2=-1).real.clamp(1e-12, 1.0 - 1e-7)
+    z = (w @ y.unsqueeze(-1)).squeeze(-1)
+    return z / g, 1.0 / g - 1.0
+
+
+class MIMORayleigh(Channel):
+    """Spatial multiplexing over ``H ~ CN(0, 1)^{Nr x Nt}`` (i.i.d.), perfect CSI at the receiver.
+
+    A stream of ``n`` symbols uses ``ceil(n / Nt)`` channel uses; per use, the ``Nt`` symbols are
+    sent with energy ``1/Nt`` each (unit total transmit energy per channel use) and every receive
+    antenna sees noise ``no``. The detector returns unit-energy symbol estimates in the original
+    order with their post-detection noise variance per stream.
+
+    Args:
+        nt, nr: antennas. detector: ``"lmmse"`` or ``"zf"`` (ZF needs ``nr >= nt``).
+        coherence_uses: channel uses per fading block (1 = a new H every use).
+    """
+
+    name = "mimo"
+
+    def __init__(
+        self, nt: int = 2, nr: int = 2, detector: str = "lmmse", coherence_uses: int = 1
+    ) -> None:
+        if nt < 1 or nr < 1 or coherence_uses < 1:
+            raise ValueError("nt, nr and coherence_uses must be >= 1")
+        if detector not in ("lmmse", "zf"):
+            raise ValueError(f"unknown detector {detector!r}; known: lmmse, zf")
+        if detector == "zf" and nr < nt:
+            raise ValueError("ZF detection needs nr >= nt")
+        self.nt, self.nr, self.detector, self.coherence_uses = nt, nr, detector, coherence_uses
+
+    def channel_uses(self, num_symbols: Tensor) -> Tensor:
+        return torch.div(num_symbols.to(torch.int64) + self.nt - 1, self.nt, rounding_mode="floor")
+
+    def forward(
+        self, x: Tensor, no: Tensor, generator: torch.Generator | None, num_symbols: Tensor
+    ) -> ChannelOutput:
+        b, n = x.shape
+        nt, nr = self.nt, self.nr
+        uses = -(-n // nt)
+        s = torch.nn.functional.pad(x, (0, uses * nt - n)).reshape(b, uses, nt)
+        blocks = -(-uses // self.coherence_uses)
+        h = complex_gaussian((b, blocks, nr, nt), generator, x.device)
+        h = h.repeat_interleave(self.coherence_uses, dim=1)[:, :uses]
+        no_u = no[:, None].expand(b, uses)
+        noise = complex_noise((b, uses, nr), no_u[..., None], generator, x.device)
+        y = (h @ (s / nt**0.5).unsqueeze(-1)).squeeze(-1) + noise
+        # Detect the scaled streams s/sqrt(Nt): equivalent channel H/sqrt(Nt), unit-energy symbols.
+        detect = lmmse_detect if self.detector == "lmmse" else zf_detect
+        x_hat, no_eff = detect(y, h / nt**0.5, no_u)
+        x_hat = x_hat.reshape(b, uses * nt)[:, :n]
+        no_eff = no_eff.reshape(b, uses * nt)[:, :n]
+        return ChannelOutput(
+            y=x_hat, no_eff=no_eff, h=None, channel_uses=self.channel_uses(num_symbols)
+        )
+
+    def config(self) -> dict:
+        return {
+            "name": self.name,
+            "nt": self.nt,
+            "nr": self.nr,
+            "detector": self.detector,
+            "coherence_uses": self.coherence_uses,
+        }
+
+    @property
+    def key(self) -> str:
+        return f"mimo{self.nt}x{self.nr}-{self.detector}"
