@@ -1,0 +1,111 @@
+"""The ``semcom-sim`` command. Every subcommand is reachable through :func:`main` (tests call it).
+
+Bad input (names, ranges, files) ends with one line on stderr and exit code 2, before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from semcom_sim.errors import SemcomError
+
+DEFAULT_OUT = "runs/sweep"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        raise SemcomError(f"{self.prog}: {message}")
+
+
+def _fix_snr_argv(argv: list[str]) -> list[str]:
+    """``--snr -6:18`` -> ``--snr=-6:18`` (argparse reads a leading '-' as an option)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--snr" and i + 1 < len(argv):
+            out.append(f"--snr={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="semcom-sim", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("sweep", help="simulate metric vs SNR for schemes x tasks, store, plot")
+    s.add_argument("--snr", default="-6:18", help="start:stop[:step] dB (inclusive) or a,b,c")
+    s.add_argument("--schemes", default="all", help="comma list of scheme names, or all")
+    s.add_argument("--tasks", default="all", help="comma list of task names, or all")
+    s.add_argument("--channel", default="awgn", help="awgn | rayleigh | mimo")
+    s.add_argument("--nt", type=int, default=2, help="MIMO transmit antennas")
+    s.add_argument("--nr", type=int, default=2, help="MIMO receive antennas")
+    s.add_argument("--detector", default="lmmse", help="MIMO detector: lmmse | zf")
+    s.add_argument("--coherence", type=int, default=None, help="Rayleigh coherence (symbols)")
+    s.add_argument("--samples", type=int, default=None, help="examples per SNR point")
+    s.add_argument("--batch-size", type=int, default=None, help="examples per scheme call")
+    s.add_argument("--seed", type=int, default=0, help="seeds every random generator")
+    s.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    s.add_argument("--decoder", default="auto", help="FEC decoders: auto | fast | sionna")
+    s.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
+    s.add_argument("--out", default=DEFAULT_OUT, help="results directory")
+    s.add_argument("--no-plot", action="store_true", help="skip the plots at the end")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ls = sub.add_parser("list", help="registered schemes, tasks and channels")
+    ls.add_argument(
+        "what", nargs="?", default="all", choices=["all", "schemes", "tasks", "channels"]
+    )
+
+    pl = sub.add_parser("plot", help="draw metric-vs-SNR figures from a results directory")
+    pl.add_argument("--results", required=True, help="a directory written by sweep")
+    pl.add_argument("--out", default=None, help="figure directory (default: RESULTS/plots)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 2 bad input)."""
+    argv = _fix_snr_argv(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "sweep":
+            from semcom_sim.commands.sweep import cmd_sweep
+
+            return cmd_sweep(args)
+        if args.command == "list":
+            from semcom_sim.commands.listing import cmd_list
+
+            return cmd_list(args)
+        if args.command == "plot":
+            from semcom_sim.commands.sweep import cmd_plot
+
+            return cmd_plot(args)
+        raise SemcomError(f"unknown command {args.command!r}")
+    except SemcomError as e:
+        print(f"semcom-sim: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("semcom-sim: interrupted (finished points are stored)", file=sys.stderr)
+        return 130
+
+
+def check_writable_dir(path: str | Path) -> Path:
+    """Raise SemcomError unless ``path`` exists as a writable dir or can be created (no writes)."""
+    p = Path(path).resolve()
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SemcomError(f"--out {path}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SemcomError(f"--out {path}: {probe} is not writable")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI subcommands (imported lazily by :mod:`semcom_sim.cli`)."""

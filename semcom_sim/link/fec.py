@@ -1,0 +1,119 @@
+"""Block codes behind one small interface: 5G NR LDPC, LTE Turbo (both via Sionna), uncoded.
+
+Bits are float32 0/1 tensors; LLRs follow Sionna's sign (``log p(1)/p(0)``: positive means 1).
+Instances are cached per (code, k, rate, decoder settings) so that a sweep builds each once.
+"""
+
+from __future__ import annotations
+
+import functools
+from fractions import Fraction
+
+import torch
+from torch import Tensor
+
+from semcom_sim.link.mcs import MCS
+
+
+class BlockCode:
+    """One code instance with information length ``k`` and codeword length ``n``."""
+
+    code: str
+    k: int
+    n: int
+    decoder_info: dict
+
+    def encode(self, bits: Tensor) -> Tensor:
+        """``[M, k]`` -> ``[M, n]`` (float32 0/1)."""
+        raise NotImplementedError
+
+    def decode(self, llr: Tensor) -> Tensor:
+        """``[M, n]`` LLRs (positive = 1) -> hard information bits ``[M, k]``."""
+        raise NotImplementedError
+
+
+class UncodedCode(BlockCode):
+    code = "uncoded"
+
+    def __init__(self, k: int) -> None:
+        self.k = self.n = k
+        self.decoder_info = {"decoder": "hard decision"}
+
+    def encode(self, bits: Tensor) -> Tensor:
+        return bits
+
+    def decode(self, llr: Tensor) -> Tensor:
+        return (llr > 0).to(torch.float32)
+
+
+class LDPCCode(BlockCode):
+    code = "ldpc"
+
+    def __init__(self, k: int, n: int, num_iter: int, backend: str, device: str) -> None:
+        from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+
+        self.k, self.n = k, n
+        self._enc = LDPC5GEncoder(k, n, device=device)
+        self._dec, name = _fast_decoder("ldpc", self._enc, num_iter, backend, device)
+        if self._dec is None:
+            self._dec = LDPC5GDecoder(self._enc, num_iter=num_iter, hard_out=True, device=device)
+            name = "sionna LDPC5GDecoder boxplus-phi flooding BP"
+        self.decoder_info = {"decoder": name, "num_iter": num_iter}
+
+    def encode(self, bits: Tensor) -> Tensor:
+        return self._enc(bits)
+
+    def decode(self, llr: Tensor) -> Tensor:
+        return self._dec(llr)
+
+
+class TurboCode(BlockCode):
+    code = "turbo"
+
+    def __init__(self, k: int, rate: Fraction, num_iter: int, backend: str, device: str) -> None:
+        from sionna.phy.fec.turbo import TurboDecoder, TurboEncoder
+
+        self.k = k
+        self._enc = TurboEncoder(
+            rate=float(rate), constraint_length=4, terminate=True, k=k, device=device
+        )
+        self.n = int(self._enc(torch.zeros(1, k, device=device)).shape[-1])
+        self._dec, name = _fast_decoder("turbo", self._enc, num_iter, backend, device)
+        if self._dec is None:
+            self._dec = TurboDecoder(self._enc, num_iter=num_iter, algorithm="map", device=device)
+            name = "sionna TurboDecoder MAP"
+        self.decoder_info = {"decoder": name, "num_iter": num_iter}
+
+    def encode(self, bits: Tensor) -> Tensor:
+        return self._enc(bits)
+
+    def decode(self, llr: Tensor) -> Tensor:
+        return self._dec(llr)
+
+
+def _fast_decoder(code: str, encoder, num_iter: int, backend: str, device: str):
+    """The numba decoder for ``backend`` fast/auto on CPU, or ``(None, "")`` for Sionna's."""
+    if backend == "sionna" or (backend == "auto" and torch.device(device).type != "cpu"):
+        return None, ""
+    try:
+        from semcom_sim.link import fastdec
+    except ImportError:
+        if backend == "fast":
+            raise
+        return None, ""
+    return fastdec.make_decoder(code, encoder, num_iter)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached(code: str, k: int, rate: str, num_iter: int, backend: str, device: str) -> BlockCode:
+    r = Fraction(rate)
+    if code == "uncoded":
+        return UncodedCode(k)
+    if code == "ldpc":
+        return LDPCCode(k, round(k / r), num_iter, backend, device)
+    return TurboCode(k, r, num_iter, backend, device)
+
+
+def get_code(mcs: MCS, k: int, device: str | torch.device = "cpu") -> BlockCode:
+    """The (cached) block code of ``mcs`` for information length ``k``."""
+    return _cached(mcs.code, k, mcs.rate, mcs.num_iter, mcs.backend, str(torch.device(device)))

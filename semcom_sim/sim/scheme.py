@@ -1,0 +1,97 @@
+"""The protocols every transceiver and every task implements, and their registries."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from semcom_sim.channel.base import Channel
+from semcom_sim.registry import Registry
+
+
+@dataclass
+class SchemeOutput:
+    """What a scheme returns for ``N`` examples.
+
+    Attributes:
+        predictions: task output, batch-first with length ``N`` (tensor or list), in the form the
+            task's metrics take (e.g. images ``[N, 3, H, W]``, sentences, logits).
+        num_symbols: float ``[N]`` complex channel symbols spent per example.
+        channel_uses: float ``[N]`` channel uses per example (``num_symbols / Nt`` for MIMO).
+        extras: per-example diagnostics, each ``[N]`` (e.g. ``payload_ok``, ``exit_layer``);
+            their means are stored with the result.
+    """
+
+    predictions: Any
+    num_symbols: Tensor
+    channel_uses: Tensor
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """A task: its data, its metrics and which of them is primary.
+
+    Subclasses set ``name``, ``dataset`` (embedded default), ``metrics`` (keys of
+    :meth:`compute`, primary first) and ``higher_is_better``.
+    """
+
+    name: str
+    dataset: str
+    modality: str
+    metrics: tuple[str, ...]
+    higher_is_better: bool = True
+
+    @abstractmethod
+    def load(self, n: int, seed: int, data_dir: str | None = None):
+        """``n`` test examples (a ``TaskData``-like object with ``batches(size)`` and ``len``)."""
+
+    @abstractmethod
+    def new_accumulator(self) -> Any:
+        """A fresh metric accumulator with ``update(predictions, batch)`` and ``compute()``."""
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metrics[0]
+
+
+class Scheme(ABC):
+    """A transceiver: task inputs -> channel symbols -> channel -> task outputs.
+
+    ``snr_chunk`` SNR points are evaluated per call of :meth:`run_grid` (schemes whose work is
+    cheap to vectorise over SNR raise it); results are stored after each chunk.
+    """
+
+    name: str
+    snr_chunk: int = 1
+
+    @abstractmethod
+    def supports(self, task: Task) -> bool:
+        """Whether this scheme applies to ``task``."""
+
+    def prepare(self, task: Task, device: torch.device) -> None:  # noqa: B027
+        """Load task-specific parts (checkpoints, task models) before the first batch."""
+
+    @abstractmethod
+    def run(
+        self, batch, channel: Channel, snr_db: Tensor, generator: torch.Generator
+    ) -> SchemeOutput:
+        """Send ``batch`` (``N`` examples) with per-example ``snr_db`` ``[N]``."""
+
+    def run_grid(
+        self, batch, channel: Channel, snr_grid_db: list[float], generator: torch.Generator
+    ) -> list[SchemeOutput]:
+        """One :class:`SchemeOutput` per SNR point; default: one :meth:`run` per point."""
+        n = len(batch)
+        return [self.run(batch, channel, torch.full((n,), s), generator) for s in snr_grid_db]
+
+    def config(self) -> dict:
+        """JSON-serialisable description stored beside the results."""
+        return {"name": self.name}
+
+
+SCHEMES: Registry[Scheme] = Registry("scheme")
+TASKS: Registry[Task] = Registry("task")
