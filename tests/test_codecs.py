@@ -261,8 +261,21 @@ def test_constant_images_and_wrong_input():
         codec.decode([b""])
     with pytest.raises(SemcomError, match="batch size"):
         codec.decode([b"", b""], like=(3, 3, 8, 8))
+    with pytest.raises(SemcomError, match="channels"):
+        codec.decode([b""], like=(1, 2, 8, 8))
     with pytest.raises(SemcomError):
         H264Codec().encode(torch.zeros(1, 2, 1, 8, 8))
+
+
+def test_decoders_accept_any_bytes_like_payload():
+    x = smooth_images(2, 16, 16, gen(10))
+    f = torch.randn(2, 4, 4, 4, generator=gen(11))
+    for codec, data in [(JPEGCodec(), x), (FeatureJPEGCodec(), f), (PCMCodec(), f.flatten(1))]:
+        payloads = codec.encode(data)
+        ref = codec.decode(payloads, like=data).data
+        for wrap in (bytearray, memoryview):
+            out = codec.decode([wrap(p) for p in payloads], like=data)
+            assert torch.equal(out.data, ref) and not any(out.failed)
 
 
 # ----------------------------------------------------------------------------- fuzz

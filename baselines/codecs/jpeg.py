@@ -104,10 +104,9 @@ def decode_array(
     if not payload:
         return None  # nothing received (libjpeg would conceal it as a flat image)
     try:
+        data = bytes(payload)
         if count == "entropy":
-            data = shared_header(height, width, channels, quality, subsampling) + payload + EOI
-        else:
-            data = bytes(payload)
+            data = shared_header(height, width, channels, quality, subsampling) + data + EOI
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
@@ -229,6 +228,8 @@ class JPEGCodec(Codec):
     ) -> Decoded:
         """B payloads -> ``Decoded(data=[B, C, H, W] float32, failed)``; fallback mid-grey 0.5."""
         b, c, h, w = like_shape(like, len(payloads), 4, "JPEG")
+        if c not in (1, 3):
+            raise SemcomError(f"JPEG decode: like must have 1 or 3 channels, got {c}")
         out = np.full((b, c, h, w), 0.5, np.float32)
         failed = []
         for i, p in enumerate(payloads):
