@@ -1,0 +1,242 @@
+"""Text reconstruction datasets: Europarl (real) and embedded-text.
+
+Field "text": list[str] of normalised sentences (lowercase a-z words, single spaces; see
+:mod:`semcom_sim.data.textproc` for the DeepSC length rule, 4-30 words). meta["vocab"] is the
+:class:`~semcom_sim.data.vocab.Vocab` of the train split, so train and test share ids.
+Train/test assignment is deterministic: a sentence is in test iff md5(sentence) mod 10 == 0
+(about 10 %, the DeepSC 9:1 ratio), so duplicates never straddle the split.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from semcom_sim.data.core import (
+    DatasetSpec,
+    TaskData,
+    check_split,
+    register_dataset,
+    require_data_dir,
+    stable_test_member,
+    subset_indices,
+)
+from semcom_sim.data.textproc import MAX_WORDS, MIN_WORDS, keep_sentence, normalise, split_sentences
+from semcom_sim.data.vocab import Vocab
+from semcom_sim.errors import DataError
+
+RULE = f"DeepSC rule: lowercase ASCII letters only, {MIN_WORDS}-{MAX_WORDS} words"
+
+EUROPARL_LAYOUT = (
+    "the English side of Europarl v7 as plain text, one sentence per line "
+    "(<data-dir>/europarl/europarl-v7.*.en, <data-dir>/europarl-v7.*.en or "
+    "<data-dir>/europarl/*.en)"
+)
+EUROPARL_SPEC = DatasetSpec(
+    "europarl",
+    "real",
+    "text",
+    {"train": None, "test": None},
+    f"Europarl v7 English (Koehn 2005) read from --data-dir; {RULE}; md5 9:1 split",
+    ("text",),
+)
+
+
+def find_europarl(data_dir: Path) -> Path:
+    for pattern in ("europarl/europarl-v7.*.en", "europarl-v7.*.en", "europarl/*.en"):
+        found = sorted(data_dir.glob(pattern))
+        if found:
+            return found[0]
+    raise DataError(f"{data_dir}: no Europarl file found; expected {EUROPARL_LAYOUT}")
+
+
+@lru_cache(maxsize=2)
+def _split_corpus(path: str, mtime: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    train, test = [], []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                s = normalise(re.sub(r"<[^>]*>", " ", line))  # Europarl has XML-ish markup lines
+                if keep_sentence(s):
+                    (test if stable_test_member(s) else train).append(s)
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{path}: malformed; expected UTF-8 plain text, one sentence per line"
+        ) from None
+    if not train and not test:
+        raise DataError(
+            f"{path}: no sentence of {MIN_WORDS}-{MAX_WORDS} words; expected {EUROPARL_LAYOUT}"
+        )
+    return tuple(train), tuple(test)
+
+
+_VOCABS: dict[tuple, Vocab] = {}
+
+
+def _text_data(
+    name: str,
+    key: tuple,
+    corpus: tuple[tuple[str, ...], tuple[str, ...]],
+    split: str,
+    n: int | None,
+    seed: int,
+    provenance: str,
+) -> TaskData:
+    train, test = corpus
+    if key not in _VOCABS:
+        _VOCABS[key] = Vocab.build(train)
+    sents = train if split == "train" else test
+    idx = subset_indices(len(sents), n, seed)
+    kind = "embedded" if name.startswith("embedded") else "real"
+    meta = {"vocab": _VOCABS[key], "kind": kind, "task": "text", "length_rule": RULE}
+    return TaskData(name, split, {"text": [sents[i] for i in idx]}, meta, provenance)
+
+
+@register_dataset(EUROPARL_SPEC)
+def europarl(split: str = "test", n: int | None = None, seed: int = 0, data_dir=None) -> TaskData:
+    """Europarl v7 English sentences (real), DeepSC length rule; read from --data-dir."""
+    check_split("europarl", split)
+    path = find_europarl(require_data_dir("europarl", data_dir, EUROPARL_LAYOUT))
+    key = (str(path), path.stat().st_mtime)
+    return _text_data(
+        "europarl",
+        key,
+        _split_corpus(*key),
+        split,
+        n,
+        seed,
+        f"Europarl {path.name} ({RULE}; md5 9:1 split)",
+    )
+
+
+# Standard-library modules whose docstrings feed embedded-text (besides pydoc's help topics).
+DOC_MODULES = (
+    "argparse",
+    "calendar",
+    "codecs",
+    "collections",
+    "configparser",
+    "contextlib",
+    "csv",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "email.message",
+    "enum",
+    "fractions",
+    "functools",
+    "gzip",
+    "heapq",
+    "http.client",
+    "inspect",
+    "io",
+    "itertools",
+    "json",
+    "logging",
+    "mailbox",
+    "optparse",
+    "pathlib",
+    "pickle",
+    "pprint",
+    "queue",
+    "random",
+    "shutil",
+    "socket",
+    "statistics",
+    "string",
+    "subprocess",
+    "tarfile",
+    "tempfile",
+    "textwrap",
+    "threading",
+    "typing",
+    "unittest",
+    "urllib.parse",
+    "zipfile",
+)
+_CODE_LIKE = re.compile(r"[=\[\]{}<>_*`|\\#@$%^~\d]|>>>|\.\.\.")
+
+
+def _prose_sentences(text: str) -> list[str]:
+    """Normalised prose sentences of a help text: no code characters, capitalised, ends in '.'."""
+    out = []
+    for para in re.split(r"\n\s*\n", text):
+        for s in split_sentences(para):
+            if s[:1].isupper() and s.endswith(".") and not _CODE_LIKE.search(s):
+                s = normalise(s)
+                if keep_sentence(s):
+                    out.append(s)
+    return out
+
+
+def _docstrings(module_name: str) -> list[str]:
+    mod = importlib.import_module(module_name)
+    docs = [mod.__doc__ or ""]
+    for name, obj in sorted(vars(mod).items()):
+        if name.startswith("_") or getattr(obj, "__module__", None) != module_name:
+            continue
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            docs.append(inspect.getdoc(obj) or "")
+        if inspect.isclass(obj):
+            docs += [
+                inspect.getdoc(m) or ""
+                for k, m in sorted(vars(obj).items())
+                if not k.startswith("_") and inspect.isfunction(m)
+            ]
+    return docs
+
+
+@lru_cache(maxsize=1)
+def embedded_corpus() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(train, test) sentences from pydoc's help topics and stdlib docstrings, deduplicated."""
+    from pydoc_data.topics import topics
+
+    texts = [topics[k] for k in sorted(topics)]
+    for m in DOC_MODULES:
+        texts += _docstrings(m)
+    seen: dict[str, None] = {}
+    for t in texts:
+        for s in _prose_sentences(t):
+            seen.setdefault(s, None)
+    train = tuple(s for s in seen if not stable_test_member(s))
+    test = tuple(s for s in seen if stable_test_member(s))
+    return train, test
+
+
+EMBEDDED_TEXT_SPEC = DatasetSpec(
+    "embedded-text",
+    "embedded",
+    "text",
+    {"train": None, "test": None},
+    "embedded: English prose sentences from Python's own help texts (pydoc_data.topics) and "
+    f"standard-library docstrings, not Europarl; {RULE}; deduplicated; md5 9:1 split",
+    ("text",),
+)
+
+
+@register_dataset(EMBEDDED_TEXT_SPEC)
+def embedded_text(
+    split: str = "test", n: int | None = None, seed: int = 0, data_dir=None
+) -> TaskData:
+    """Embedded English sentences from Python's help texts and docstrings (a Europarl stand-in).
+
+    The sentences are fixed for a Python version (``seed`` only picks the subset when ``n`` is
+    given); the provenance records the Python version because the help texts change with it.
+    """
+    check_split("embedded-text", split)
+    version = "{}.{}".format(*sys.version_info[:2])
+    return _text_data(
+        "embedded-text",
+        ("embedded-text",),
+        embedded_corpus(),
+        split,
+        n,
+        seed,
+        f"embedded: sentences from Python {version} pydoc help topics and stdlib docstrings, "
+        f"not Europarl ({RULE}; md5 9:1 split)",
+    )
