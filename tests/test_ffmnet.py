@@ -174,6 +174,11 @@ def test_match_forces_best_prior_and_threshold():
     assert (labels == 2).sum() == 1
     assert ((labels == 1) == (iou[0] >= 0.5) | (torch.arange(len(priors)) == iou[0].argmax())).all()
     torch.testing.assert_close(boxes[labels == 1], gt[:1].expand(int((labels == 1).sum()), -1))
+    # a gt box whose best prior prefers another gt still gets that prior (later gt wins)
+    two = torch.tensor([[0.5, 0.5, 1.0, 1.0], [0.9, 0.9, 0.2, 0.2]])  # cxcywh
+    big, inner = torch.tensor([[0.0, 0.0, 1.0, 1.0]]), torch.tensor([[0.0, 0.0, 0.9, 0.9]])
+    lab2, box2 = match(torch.cat([big, inner]), torch.tensor([1, 2]), two, 0.5)
+    assert lab2.tolist() == [2, 0] and torch.equal(box2[0], inner[0])
     empty, _ = match(torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), priors, 0.5)
     assert (empty == 0).all()
 

@@ -3,6 +3,19 @@
 Paper: "Deep Joint Source-Channel Coding for Multi-Task Network" (FFMNet). No public code exists;
 this is a plain-torch reading of Sec. II. Weights start random: ImageNet-pretrained ResNet-50
 weights cannot be downloaded here.
+
+Reading choices where the paper is silent (figures 2-4 are not in the text):
+- Res1..Res4 are ResNet-50's bottleneck stages conv2_x..conv5_x (strides 4..32); Res2 is at
+  stride 8, which gives the paper's 64 x 64 D1 for 512 x 512 inputs. Res5 is one more strided
+  bottleneck (``res5_blocks`` blocks of ResNet's conv5 width).
+- D1 = ReLU(BN(3x3 conv(F0))), so D1 >= 0 (the JSCC decoder ends in ReLU "to match D1's range").
+- D{k+1} = stride-2 bottleneck(Dk) with width C/4 inside; D2, D3 use dilation 2 (DetNet-style).
+- SSD default boxes: scales linear in [min_scale, max_scale], 4 or 6 boxes per cell, variances
+  (0.1, 0.2), matching IoU 0.5, 3:1 hard negatives; ``num_classes`` excludes the background.
+- Segmentation head: 1x1 conv + ReLU per level (``seg_channels``, 64 in the paper), bilinear
+  resize to the D1 grid, concat, 3x3 conv to logits, bilinear upsampling to the input.
+- JSCC downsampling = average pooling with kernel = stride; the decoder's middle width is C/2,
+  its upsampling bilinear; IGDN sits after the first decoder conv by default.
 """
 
 from semcom_sim.models.ffmnet.boxes import (

@@ -49,7 +49,7 @@ class FFMNet(nn.Module):
             raise SemcomError(f"images must be [B, 3, H, W], got {list(images.shape)}")
         return self.extractor(images)
 
-    def from_d1(self, d1: Tensor, image_size: tuple[int, int]) -> dict[str, Tensor]:
+    def from_d1(self, d1: Tensor, image_size: tuple[int, int]) -> dict:
         """Edge side: D1 (or its reconstruction) -> task outputs.
 
         Returns a dict with ``features`` (list D1..Dk), ``cls_logits [B, P, C+1]``,
@@ -69,7 +69,7 @@ class FFMNet(nn.Module):
             "image_size": tuple(image_size),
         }
 
-    def forward(self, images: Tensor) -> dict[str, Tensor]:
+    def forward(self, images: Tensor) -> dict:
         """``images [B, 3, H, W]`` -> :meth:`from_d1`'s dict plus ``d1``."""
         d1 = self.extract(images)
         out = self.from_d1(d1, tuple(images.shape[-2:]))
