@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from semcom_sim.baselines.codecs import (
     FeatureJPEGCodec,
     H264Codec,

@@ -118,14 +118,17 @@ def test_plot_command_redraws_from_store(tmp_path, capsys):
     assert (tmp_path / "figs" / "image-reconstruction_awgn.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("channel", [["--channel", "rayleigh"], ["--channel", "mimo", "--nt", "2",
-                                                                 "--nr", "2"]])
+@pytest.mark.parametrize(
+    "channel", [["--channel", "rayleigh"], ["--channel", "mimo", "--nt", "2", "--nr", "2"]]
+)
 def test_sweep_other_channels(channel, tmp_path):
     out = tmp_path / "run"
     argv = [*SMALL, "--tasks", "image-reconstruction", "--out", str(out), "--no-plot", *channel]
     assert main(argv) == 0
     rows = _rows(out / "results.csv")
-    assert {r["channel"] for r in rows} == {"rayleigh" if "rayleigh" in channel else "mimo2x2-lmmse"}
+    assert {r["channel"] for r in rows} == {
+        "rayleigh" if "rayleigh" in channel else "mimo2x2-lmmse"
+    }
     uses = {float(r["mean_channel_uses"]) for r in rows}
     syms = {float(r["mean_symbols"]) for r in rows}
     if "mimo" in channel:
@@ -134,8 +137,17 @@ def test_sweep_other_channels(channel, tmp_path):
 
 def test_sigkill_loses_at_most_the_point_in_flight(tmp_path):
     """Kill a sweep after its first stored point; the rerun completes it with equal numbers."""
-    argv = ["sweep", "--snr", "0,3,6,9,12", "--samples", "8", "--quiet", "--no-plot",
-            "--tasks", "image-reconstruction"]
+    argv = [
+        "sweep",
+        "--snr",
+        "0,3,6,9,12",
+        "--samples",
+        "8",
+        "--quiet",
+        "--no-plot",
+        "--tasks",
+        "image-reconstruction",
+    ]
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "semcom_sim.cli", *argv, "--out", str(killed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -11,6 +11,7 @@ import numpy as np
 import PIL
 import pytest
 import torch
+
 from semcom_sim.baselines.codecs import (
     CODECS,
     FeatureJPEGCodec,
@@ -26,7 +27,6 @@ from semcom_sim.baselines.codecs.fuzz import KINDS, corrupt_many
 from semcom_sim.baselines.codecs.h264 import nal_type, split_annexb
 from semcom_sim.baselines.codecs.jpeg import EOI, shared_header, split_jfif
 from semcom_sim.baselines.codecs.synthetic import moving_clips, smooth_images, tone_speech
-
 from semcom_sim.errors import SemcomError, UnknownNameError
 
 

@@ -16,8 +16,13 @@ from semcom_sim.link.mcs import LDPC_TABLE, MCS, parse_mcs
 from semcom_sim.link.qam import demap_llr, map_bits
 from semcom_sim.link.segmentation import block_size_ladder, segment
 
-ALL_MCS = [*LDPC_TABLE, parse_mcs("turbo-1/3-qpsk"), parse_mcs("turbo-1/2-16qam"),
-           parse_mcs("uncoded-1-qpsk"), parse_mcs("ldpc-1/2-bpsk")]
+ALL_MCS = [
+    *LDPC_TABLE,
+    parse_mcs("turbo-1/3-qpsk"),
+    parse_mcs("turbo-1/2-16qam"),
+    parse_mcs("uncoded-1-qpsk"),
+    parse_mcs("ldpc-1/2-bpsk"),
+]
 
 
 def test_crc24a_check_value_and_detection():

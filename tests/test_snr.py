@@ -14,8 +14,9 @@ def test_ranges_and_lists():
     assert parse_snr("3") == [3]
 
 
-@pytest.mark.parametrize("bad", ["18:-6", "-6:18:0", "-6:18:-3", "abc", "", "1:2:3:4", "1,,a",
-                                 "0,0", "nan", "0:inf"])
+@pytest.mark.parametrize(
+    "bad", ["18:-6", "-6:18:0", "-6:18:-3", "abc", "", "1:2:3:4", "1,,a", "0,0", "nan", "0:inf"]
+)
 def test_malformed(bad):
     with pytest.raises(SemcomError):
         parse_snr(bad)
