@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "what", nargs="?", default="all", choices=["all", "schemes", "tasks", "channels"]
     )
 
+    tr = sub.add_parser("train", help="train a learned model (semcom-sim train MODEL --help)")
+    tr.add_argument("model", help="a registered trainer (see semcom-sim list trainers)")
+    tr.add_argument("rest", nargs=argparse.REMAINDER, help="the trainer's own options")
+
     pl = sub.add_parser("plot", help="draw metric-vs-SNR figures from a results directory")
     pl.add_argument("--results", required=True, help="a directory written by sweep")
     pl.add_argument("--out", default=None, help="figure directory (default: RESULTS/plots)")
@@ -81,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             from semcom_sim.commands.listing import cmd_list
 
             return cmd_list(args)
+        if args.command == "train":
+            from semcom_sim.commands.train import cmd_train
+
+            return cmd_train(args)
         if args.command == "plot":
             from semcom_sim.commands.sweep import cmd_plot
 
