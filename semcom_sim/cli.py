@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="registered schemes, tasks and channels")
     ls.add_argument(
-        "what", nargs="?", default="all", choices=["all", "schemes", "tasks", "channels"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "schemes", "tasks", "channels", "trainers"],
     )
 
     tr = sub.add_parser("train", help="train a learned model (semcom-sim train MODEL --help)")
