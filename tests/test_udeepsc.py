@@ -408,6 +408,13 @@ def test_early_exit_threshold(model):
     assert (never["exit_layer"] == n).all() and torch.equal(
         never["output"], never["exit_outputs"][-1]
     )
+    with torch.no_grad():
+        full = model("imgc", 5.0, None, g, **inputs_of(batch), exit_threshold=0.5, early_exit=False)
+    assert len(full["exit_outputs"]) == n and torch.isfinite(full["certainty"]).all()
+    with torch.no_grad():
+        mid_clean = model("imgc", 5.0, None, g, **inputs_of(batch), exit_threshold=0.5)
+    assert torch.equal(full["exit_layer"], mid_clean["exit_layer"])
+    assert torch.allclose(full["output"], mid_clean["output"])
     for b in range(B):
         i = mid["exit_layer"][b].item()
         assert torch.equal(mid["output"][b], mid["exit_outputs"][i - 1][b])

@@ -70,10 +70,13 @@ class UDeepSC(nn.Module):
             snr_db: scalar or ``[B]`` (Es/N0 per complex symbol); sets sigma^2 for the selection
                 modules, the keep ratio rho and the LCM, and the channel noise.
             channel: e.g. ``AWGN()``; ``None`` = noiseless delivery (upper bound).
-            generator: drives the Gumbel sampling (training) and the channel noise.
-            exit_threshold: ``delta_e`` (default ``config.exit_threshold``); eval mode only.
-            early_exit: eval mode: stop at the first certain layer (else run all layers and
-                report the last layer's output).
+            generator: drives the Gumbel sampling (training) and the channel noise; it must live
+                on the model's device.
+            exit_threshold: ``delta_e`` (default ``config.exit_threshold``). Eval mode only: an
+                example exits at the first layer with certainty ``> delta_e`` (``1.0`` = never,
+                i.e. always the last layer); training mode always reports the last layer.
+            early_exit: eval mode: skip the remaining decoder layers once every example has
+                exited (``False`` runs all layers, e.g. to study thresholds afterwards).
 
         Returns:
             dict with ``output`` (also under ``logits`` or ``recon``), ``exit_outputs`` (list per

@@ -145,8 +145,9 @@ class UnifiedReceiver(nn.Module):
         num_outputs: int | None = None,
         token_embedding: Tensor | None = None,
     ) -> dict[str, Tensor | list[Tensor]]:
-        """Decode; in eval mode with ``early_exit`` stop at the first layer whose certainty
-        exceeds ``exit_threshold`` (per example) and skip layers once every example has exited.
+        """Decode. In eval mode each example exits at the first layer whose certainty exceeds
+        ``exit_threshold``; with ``early_exit`` the remaining layers are skipped once every
+        example of the batch has exited (else all layers run; the decisions are the same).
 
         Returns ``output`` (at the exit layer), ``exit_outputs`` (one per executed layer),
         ``certainty`` ``[B, n]`` (NaN for layers not executed) and ``exit_layer`` int64 ``[B]``
@@ -162,7 +163,7 @@ class UnifiedReceiver(nn.Module):
         outs, certs = [], []
         exit_layer = torch.full((b,), n, dtype=torch.int64, device=memory.device)
         exited = torch.zeros(b, dtype=torch.bool, device=memory.device)
-        decide = early_exit and not self.training
+        decide = not self.training
         for i, layer in enumerate(self.layers):
             x = layer(x, memory, weight)
             outs.append(head(x, i, token_embedding))
@@ -172,7 +173,7 @@ class UnifiedReceiver(nn.Module):
                 now = ~exited & (c > exit_threshold)
                 exit_layer = torch.where(now, i + 1, exit_layer)
                 exited = exited | now
-                if bool(exited.all()) and i + 1 < n:
+                if early_exit and i + 1 < n and bool(exited.all()):
                     break
         certainty = nn.functional.pad(
             torch.stack(certs, dim=1), (0, n - len(certs)), value=torch.nan
