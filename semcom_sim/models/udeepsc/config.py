@@ -1,0 +1,287 @@
+"""U-DeepSC configuration: one JSON-serialisable dataclass and the ``tiny`` / ``paper`` presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from semcom_sim.errors import SemcomError, UnknownNameError
+from semcom_sim.models.udeepsc.tasks import ALL_TASKS, MODALITIES, task_spec
+
+
+@dataclass
+class UDeepSCConfig:
+    """Every size and loss weight of a U-DeepSC / T-DeepSC model.
+
+    ``tasks`` selects the tasks the model is built for: all six = U-DeepSC, one = T-DeepSC (only
+    the transmitters, sub-codebooks, queries and heads that task needs are built).
+    ``*_select_after`` lists the (1-based) encoder layers followed by a selection module (Sec.
+    IV-B: "for a 4-layer channel encoder, feature selection at the 2nd and 4th layers").
+    """
+
+    tasks: tuple[str, ...] = ALL_TASKS
+    # image transmitter (also the frames of video)
+    image_size: int = 32
+    patch_size: int = 4
+    video_max_frames: int = 2
+    image_dim: int = 32
+    image_depth: int = 2
+    image_heads: int = 2
+    image_select_after: tuple[int, ...] = (1, 2)
+    # text transmitter
+    vocab_size: int = 64
+    text_max_len: int = 12
+    pad_id: int = 0
+    text_dim: int = 32
+    text_depth: int = 2
+    text_heads: int = 2
+    text_select_after: tuple[int, ...] = (1, 2)
+    # speech transmitter (audio framed into non-overlapping frames of frame_len samples)
+    frame_len: int = 64
+    speech_max_frames: int = 8
+    speech_dim: int = 32
+    speech_depth: int = 2
+    speech_heads: int = 2
+    speech_select_after: tuple[int, ...] = (1, 2)
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    # dynamic channel encoder (Sec. IV)
+    dynamic: bool = True
+    selection_dim_ratio: float = 0.25
+    gumbel_tau: float = 1.0
+    rho_hidden: int = 8
+    rho_init: float = 0.9
+    # features on the air (Sec. III)
+    transmission: str = "digital"
+    feature_dim: int = 16
+    codewords_per_feature: int = 2
+    codebook_sizes: dict[str, int] = field(
+        default_factory=lambda: {"image": 16, "text": 16, "speech": 16}
+    )
+    num_bits_per_symbol: int = 4
+    index_decoding: str = "hard"
+    beta: float = 0.25
+    # unified receiver (Sec. II-C, II-D)
+    decoder_dim: int = 32
+    decoder_depth: int = 3
+    decoder_heads: int = 2
+    num_cls_queries: int = 2
+    num_classes: dict[str, int] = field(
+        default_factory=lambda: {"imgc": 10, "textc": 2, "vqa": 16, "msa": 2}
+    )
+    lcm_hidden: int = 16
+    exit_threshold: float = 0.9
+    exit_loss_weights: tuple[float, ...] | None = None
+    recon_certainty_scale: float = 10.0
+    # loss weights of Algorithm 1
+    rate_weight: float = 1.0
+    rate_l1_weight: float = 0.01
+    codebook_weight: float = 1.0
+    da_weight: float = 1.0
+    da_normalize: bool = True
+    train_snr_db: tuple[float, float] = (0.0, 12.0)
+
+    def __post_init__(self) -> None:
+        for name in ("tasks", "image_select_after", "text_select_after", "speech_select_after"):
+            setattr(self, name, tuple(getattr(self, name)))
+        self.train_snr_db = tuple(float(s) for s in self.train_snr_db)
+        if self.exit_loss_weights is not None:
+            self.exit_loss_weights = tuple(float(w) for w in self.exit_loss_weights)
+        self.validate()
+
+    # ------------------------------------------------------------------ derived quantities
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Modalities needed by ``tasks``, in canonical order."""
+        used = {m for t in self.tasks for m in task_spec(t).modalities}
+        return tuple(m for m in MODALITIES if m in used)
+
+    @property
+    def num_patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    def max_features(self, modality: str) -> int:
+        """Longest feature sequence a modality can send (sets positional tables)."""
+        return {
+            "image": self.num_patches * max(1, self.video_max_frames),
+            "text": self.text_max_len,
+            "speech": self.speech_max_frames,
+        }[modality]
+
+    def bits_per_index(self, modality: str) -> int:
+        return int(math.log2(self.codebook_sizes[modality]))
+
+    def symbols_per_index(self, modality: str) -> int:
+        return -(-self.bits_per_index(modality) // self.num_bits_per_symbol)
+
+    def symbols_per_feature(self, modality: str) -> int:
+        """Complex channel symbols one kept feature costs (digital: G indices; analog: D/2)."""
+        if self.transmission == "analog":
+            return self.feature_dim // 2
+        return self.codewords_per_feature * self.symbols_per_index(modality)
+
+    def encoder_dims(self, modality: str) -> tuple[int, int, int, tuple[int, ...]]:
+        """``(dim, depth, heads, select_after)`` of a modality's transmitter."""
+        p = {"image": "image", "text": "text", "speech": "speech"}[modality]
+        return (
+            getattr(self, f"{p}_dim"),
+            getattr(self, f"{p}_depth"),
+            getattr(self, f"{p}_heads"),
+            getattr(self, f"{p}_select_after"),
+        )
+
+    def output_dim(self, task: str) -> int:
+        kind = task_spec(task).kind
+        if kind == "classification":
+            return self.num_classes[task]
+        if kind == "image_reconstruction":
+            return 3 * self.patch_size**2
+        return self.vocab_size
+
+    def num_queries(self, task: str) -> int:
+        kind = task_spec(task).kind
+        if kind == "image_reconstruction":
+            return self.num_patches
+        if kind == "text_reconstruction":
+            return self.text_max_len
+        return self.num_cls_queries
+
+    def exit_weights(self) -> tuple[float, ...]:
+        """lambda_i of eq. (6), one per decoder layer (default: all 1)."""
+        if self.exit_loss_weights is None:
+            return (1.0,) * self.decoder_depth
+        return self.exit_loss_weights
+
+    # ------------------------------------------------------------------ checks and JSON
+    def validate(self) -> None:
+        """Raise :class:`SemcomError` on an inconsistent configuration."""
+        if not self.tasks:
+            raise SemcomError("a U-DeepSC model needs at least one task")
+        for t in self.tasks:
+            task_spec(t)
+        if len(set(self.tasks)) != len(self.tasks):
+            raise SemcomError(f"tasks repeated: {self.tasks}")
+        if self.image_size % self.patch_size:
+            raise SemcomError("image_size must be a multiple of patch_size")
+        for m in MODALITIES:
+            dim, depth, heads, sel = self.encoder_dims(m)
+            if dim % heads:
+                raise SemcomError(f"{m}_dim {dim} not divisible by {m}_heads {heads}")
+            if self.dynamic and (not sel or any(not 1 <= q <= depth for q in sel)):
+                raise SemcomError(f"{m}_select_after {sel} must name layers in 1..{depth}")
+            if list(sel) != sorted(set(sel)):
+                raise SemcomError(f"{m}_select_after {sel} must be increasing")
+        if self.transmission not in ("digital", "analog"):
+            raise UnknownNameError(
+                f"unknown transmission {self.transmission!r}; known: digital, analog"
+            )
+        if self.index_decoding not in ("hard", "soft"):
+            raise UnknownNameError(
+                f"unknown index_decoding {self.index_decoding!r}; known: hard, soft"
+            )
+        if self.feature_dim % self.codewords_per_feature:
+            raise SemcomError("feature_dim must be a multiple of codewords_per_feature")
+        if self.transmission == "analog" and self.feature_dim % 2:
+            raise SemcomError("analog transmission needs an even feature_dim (2 reals per symbol)")
+        for m in self.modalities:
+            k = self.codebook_sizes.get(m)
+            if k is None or k < 2 or k & (k - 1):
+                raise SemcomError(f"codebook_sizes[{m!r}] must be a power of two >= 2, got {k}")
+        if self.num_bits_per_symbol != 1 and self.num_bits_per_symbol % 2:
+            raise SemcomError("num_bits_per_symbol must be 1 (BPSK) or even (square QAM)")
+        for t in self.tasks:
+            if task_spec(t).is_classification and self.num_classes.get(t, 0) < 2:
+                raise SemcomError(f"num_classes[{t!r}] must be >= 2")
+        if self.decoder_dim % self.decoder_heads:
+            raise SemcomError("decoder_dim must be divisible by decoder_heads")
+        if self.exit_loss_weights is not None and len(self.exit_loss_weights) != self.decoder_depth:
+            raise SemcomError("exit_loss_weights needs one weight per decoder layer")
+        if not 0.0 < self.rho_init < 1.0:
+            raise SemcomError("rho_init must be in (0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> UDeepSCConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise SemcomError(f"unknown U-DeepSC config keys: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, text: str) -> UDeepSCConfig:
+        return cls.from_dict(json.loads(text))
+
+
+def tiny_config(**overrides: Any) -> UDeepSCConfig:
+    """Small dims and depths for tests and smoke runs (the dataclass defaults)."""
+    return UDeepSCConfig(**overrides)
+
+
+def paper_config(**overrides: Any) -> UDeepSCConfig:
+    """Sizes of Sec. VI-A, widths fitted to Table II.
+
+    Depths are the paper's: image 4, text 4, speech 6 Transformer encoder layers, 8 decoder
+    layers. The paper gives no widths; these reproduce Table II: encoders 512 wide (text in the
+    BERT-small shape, vocabulary 30522), decoder 384, FFN ratio 4. Parameters (T-DeepSC = the
+    model built for one task, ``count_parameters(...)["task/<t>"]``), this preset vs Table II:
+    imgc 32.35M / 32.6M, imgr 32.39M / 32.9M, textc 47.78M / 48.3M, textr 48.03M / 48.2M,
+    vqa 62.34M / 63.0M, msa 81.01M / 83.8M, U-DeepSC total 82.81M / 84.1M.
+    Features: D = 128 split into 8 codewords of 16 dims, 256-entry sub-codebooks (8 bits = two
+    16-QAM symbols per codeword), i.e. 16 symbols per kept feature.
+    """
+    base: dict[str, Any] = dict(
+        image_size=32,
+        patch_size=4,
+        video_max_frames=8,
+        image_dim=512,
+        image_depth=4,
+        image_heads=8,
+        image_select_after=(2, 4),
+        vocab_size=30522,
+        text_max_len=66,
+        text_dim=512,
+        text_depth=4,
+        text_heads=8,
+        text_select_after=(2, 4),
+        frame_len=128,
+        speech_max_frames=256,
+        speech_dim=512,
+        speech_depth=6,
+        speech_heads=8,
+        speech_select_after=(2, 4, 6),
+        mlp_ratio=4.0,
+        dropout=0.1,
+        rho_hidden=16,
+        feature_dim=128,
+        codewords_per_feature=8,
+        codebook_sizes={"image": 256, "text": 256, "speech": 256},
+        num_bits_per_symbol=4,
+        decoder_dim=384,
+        decoder_depth=8,
+        decoder_heads=8,
+        num_cls_queries=4,
+        num_classes={"imgc": 10, "textc": 2, "vqa": 3129, "msa": 2},
+        lcm_hidden=128,
+    )
+    base.update(overrides)
+    return UDeepSCConfig(**base)
+
+
+PRESETS = {"tiny": tiny_config, "paper": paper_config}
+
+
+def preset_config(name: str, **overrides: Any) -> UDeepSCConfig:
+    """``tiny`` or ``paper`` with overrides (``None`` values are dropped)."""
+    if name not in PRESETS:
+        raise UnknownNameError(f"unknown U-DeepSC preset {name!r}; known: {', '.join(PRESETS)}")
+    return PRESETS[name](**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,141 @@
+"""Dynamic channel encoder pieces (Sec. IV): selection module, target keep ratio, rate loss.
+
+Reading choices:
+- sigma^2 enters every small network as ``log10(sigma^2) = -snr_db / 10``, a monotone
+  reparametrisation of sigma^2 that stays well scaled from -10 to 30 dB.
+- rho is task specific (one :class:`KeepRatioNet` per task and modality): Sec. IV says different
+  tasks need different numbers of features and Table I shows very different counts per task.
+- The Q target ratios are built as cumulative products ``rho^q = prod_{j<=q} r_j(sigma^2)`` of
+  per-stage ratios ``r_j`` in (0, 1), so ``rho^1 >= ... >= rho^Q`` (masks only ever shrink) and
+  every ``rho^q`` is non-decreasing in sigma^2 for any weights (positive weights via softplus,
+  monotone activations).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def masked_mean(x: Tensor, mask: Tensor, eps: float = 1e-6) -> Tensor:
+    """Eq. (15): ``sum_i m[i] x_i / sum_i m[i]``; ``x`` ``[B, N, E]``, ``mask`` ``[B, N]``.
+
+    Returns ``[B, E]``.
+    """
+    m = mask.to(x.dtype).unsqueeze(-1)
+    return (x * m).sum(dim=1) / (m.sum(dim=1) + eps)
+
+
+def gumbel_keep(log_probs: Tensor, tau: float, generator: torch.Generator | None) -> Tensor:
+    """Eq. (17): hard Gumbel-softmax sample of the keep decision with straight-through gradient.
+
+    Args:
+        log_probs: ``[B, N, 2]`` log of (keep, drop) probabilities (eq. 16).
+    Returns:
+        float ``[B, N]``: exactly 0 or 1 in the forward pass, gradient of the soft sample.
+    """
+    u = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
+    g = -torch.log(-torch.log(u.clamp(1e-10, 1.0 - 1e-7)))
+    soft = torch.softmax((log_probs + g) / tau, dim=-1)
+    hard = nn.functional.one_hot(soft.argmax(dim=-1), 2).to(soft.dtype)
+    return (hard - soft.detach() + soft)[..., 0]
+
+
+def topk_keep(score: Tensor, current: Tensor, k: Tensor) -> Tensor:
+    """Keep the ``k[b]`` highest-scoring features among those still kept (inference path).
+
+    Args:
+        score: ``[B, N]`` keep probabilities; current: ``[B, N]`` 0/1 mask (dropped features are
+            never revived); k: int64 ``[B]``.
+    Returns:
+        float ``[B, N]`` 0/1 mask with ``min(k[b], current[b].sum())`` ones per row.
+    """
+    s = torch.where(current > 0, score, torch.full_like(score, -math.inf))
+    order = torch.sort(s, dim=1, descending=True, stable=True).indices
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(s.shape[1], device=s.device).expand_as(order))
+    return ((rank < k[:, None]) & (current > 0)).to(score.dtype)
+
+
+def keep_count(num_valid: Tensor, rho: Tensor) -> Tensor:
+    """Features kept at inference: ``max(1, round(N * rho))`` (``torch.round``: half to even)."""
+    return torch.round(num_valid.to(rho.dtype) * rho).to(torch.int64).clamp_min(1)
+
+
+class SelectionModule(nn.Module):
+    """One selection module (Fig. 6, eqs. 14-16).
+
+    Local features ``Z^l = f1(F)``, global feature ``z^g = eta(f2(F), m_hat)`` (masked average over
+    the features still kept), noise feature ``z^c = f3(sigma^2)``; ``pi = softmax(f4([Z^l, Z^g,
+    Z^c]))`` gives (keep, drop) probabilities per feature.
+    """
+
+    def __init__(self, dim: int, hidden: int, device=None) -> None:
+        super().__init__()
+        self.f1 = nn.Sequential(
+            nn.LayerNorm(dim, device=device), nn.Linear(dim, hidden, device=device), nn.GELU()
+        )
+        self.f2 = nn.Sequential(
+            nn.LayerNorm(dim, device=device), nn.Linear(dim, hidden, device=device), nn.GELU()
+        )
+        self.f3 = nn.Sequential(nn.Linear(1, hidden, device=device), nn.GELU())
+        self.f4 = nn.Sequential(
+            nn.Linear(3 * hidden, hidden, device=device),
+            nn.GELU(),
+            nn.Linear(hidden, 2, device=device),
+        )
+
+    def forward(self, features: Tensor, mask: Tensor, log_no: Tensor) -> Tensor:
+        """Log keep/drop probabilities.
+
+        Args:
+            features: ``[B, N, E]`` (``F^q``); mask: ``[B, N]`` current ``m_hat``;
+            log_no: ``[B]`` log10 of the noise variance sigma^2.
+        Returns:
+            ``[B, N, 2]`` log-probabilities, column 0 = keep.
+        """
+        n = features.shape[1]
+        z_l = self.f1(features)
+        z_g = masked_mean(self.f2(features), mask).unsqueeze(1).expand(-1, n, -1)
+        z_c = self.f3(log_no[:, None].to(features.dtype)).unsqueeze(1).expand(-1, n, -1)
+        return torch.log_softmax(self.f4(torch.cat([z_l, z_g, z_c], dim=-1)), dim=-1)
+
+
+class KeepRatioNet(nn.Module):
+    """Target keep ratios ``rho(sigma^2) = [rho^1, ..., rho^Q]``, non-decreasing in sigma^2.
+
+    ``h = tanh(softplus(a) * t + b)``, ``r_q = sigmoid(softplus(W_q) . h + c_q)``,
+    ``rho^q = prod_{j<=q} r_j`` with ``t = log10 sigma^2``. Every factor is non-negative and
+    non-decreasing in ``t`` for any real parameters, so the products are too.
+    """
+
+    def __init__(self, num_stages: int, hidden: int, init_ratio: float, device=None) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.zeros(hidden, device=device))
+        self.b = nn.Parameter(torch.linspace(-1.0, 1.0, hidden, device=device))
+        self.w = nn.Parameter(torch.full((num_stages, hidden), -2.0, device=device))
+        # each stage keeps init_ratio**(1/Q) so that rho^Q starts near init_ratio
+        stage = init_ratio ** (1.0 / num_stages)
+        self.c = nn.Parameter(
+            torch.full((num_stages,), math.log(stage / (1 - stage)), device=device)
+        )
+
+    def forward(self, log_no: Tensor) -> Tensor:
+        """``log_no`` ``[B]`` -> ``rho`` ``[B, Q]`` in (0, 1), non-increasing along Q."""
+        h = torch.tanh(nn.functional.softplus(self.a) * log_no[:, None] + self.b)
+        r = torch.sigmoid(h @ nn.functional.softplus(self.w).T + self.c)
+        return torch.cumprod(r, dim=-1)
+
+
+def rate_loss(rho: Tensor, ratios: Tensor, l1_weight: float) -> Tensor:
+    """Eq. (18) plus the l1 term of Sec. IV-D, averaged over the batch.
+
+    ``mean_q (rho^q - (1/N) sum_i m_hat^q[i])^2 + l1_weight * ||rho||_1``.
+
+    Args:
+        rho: ``[B, Q]`` target ratios; ratios: ``[B, Q]`` actual kept fractions after each stage.
+    """
+    mse = (rho - ratios).pow(2).mean(dim=-1)
+    return (mse + l1_weight * rho.abs().sum(dim=-1)).mean()

@@ -1,0 +1,205 @@
+"""Per-modality transmitters (Sec. II-B): semantic encoder with a task token + dynamic channel
+encoder (selection modules at chosen encoder layers, Sec. IV) + projection to the feature space.
+
+Each transmitter implements ``x_hat = F_C(F_S(x; theta_S); theta_C)`` (eqs. 1-3): the trainable
+task-embedding token ``w_task`` (one ``nn.Parameter`` per task in an ``nn.ParameterDict``) is
+concatenated to the preliminary features ``[x, w_task]`` and attends with them in every layer.
+The selection modules sit after the layers named in ``select_after``; the task token is never
+selected or transmitted (the receiver knows the task).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from semcom_sim.errors import SemcomError
+from semcom_sim.models.udeepsc.config import UDeepSCConfig
+from semcom_sim.models.udeepsc.layers import EncoderLayer
+from semcom_sim.models.udeepsc.selection import (
+    KeepRatioNet,
+    SelectionModule,
+    gumbel_keep,
+    keep_count,
+    topk_keep,
+)
+from semcom_sim.models.udeepsc.tasks import task_spec
+
+
+def _table(n: int, dim: int, device) -> nn.Parameter:
+    return nn.Parameter(nn.init.trunc_normal_(torch.empty(n, dim, device=device), std=0.02))
+
+
+class ImageEmbedding(nn.Module):
+    """Images ``[B,3,H,W]`` or video ``[B,T,3,H,W]`` -> patch features ``[B, T*P, dim]``.
+
+    A still image is a one-frame video, so the frame embedding row 0 is shared by all image tasks.
+    """
+
+    def __init__(self, cfg: UDeepSCConfig, dim: int, device=None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        p = cfg.patch_size
+        self.patch = nn.Conv2d(3, dim, kernel_size=p, stride=p, device=device)
+        self.pos = _table(cfg.num_patches, dim, device)
+        self.frame_pos = _table(max(1, cfg.video_max_frames), dim, device)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        cfg = self.cfg
+        if x.dim() == 4:
+            x = x.unsqueeze(1)
+        if x.dim() != 5 or x.shape[2:] != (3, cfg.image_size, cfg.image_size):
+            raise SemcomError(
+                f"image input must be [B,3,{cfg.image_size},{cfg.image_size}] or "
+                f"[B,T,3,{cfg.image_size},{cfg.image_size}], got {list(x.shape)}"
+            )
+        b, t = x.shape[:2]
+        if t > self.frame_pos.shape[0]:
+            raise SemcomError(f"video has {t} frames, model supports {self.frame_pos.shape[0]}")
+        f = self.patch(x.flatten(0, 1)).flatten(2).transpose(1, 2)  # [B*T, P, dim]
+        f = f.reshape(b, t, -1, f.shape[-1]) + self.pos + self.frame_pos[:t, None, :]
+        f = f.flatten(1, 2)
+        return f, torch.ones(f.shape[:2], dtype=f.dtype, device=f.device)
+
+
+class TextEmbedding(nn.Module):
+    """Token ids ``[B, L]`` -> ``[B, L, dim]`` plus validity (``id != pad_id``)."""
+
+    def __init__(self, cfg: UDeepSCConfig, dim: int, device=None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tokens = nn.Embedding(cfg.vocab_size, dim, device=device)
+        nn.init.trunc_normal_(self.tokens.weight, std=0.02)
+        self.pos = _table(cfg.text_max_len, dim, device)
+
+    def forward(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        if ids.dim() != 2 or ids.dtype not in (torch.int64, torch.int32):
+            raise SemcomError(
+                f"text input must be int64 token ids [B, L], got {ids.dtype} {list(ids.shape)}"
+            )
+        if ids.shape[1] > self.cfg.text_max_len:
+            raise SemcomError(f"text length {ids.shape[1]} > text_max_len {self.cfg.text_max_len}")
+        f = self.tokens(ids) + self.pos[: ids.shape[1]]
+        return f, (ids != self.cfg.pad_id).to(f.dtype)
+
+
+class SpeechEmbedding(nn.Module):
+    """Audio ``[B, S]`` framed into ``ceil(S / frame_len)`` frames -> ``[B, F, dim]``."""
+
+    def __init__(self, cfg: UDeepSCConfig, dim: int, device=None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.frame = nn.Linear(cfg.frame_len, dim, device=device)
+        self.pos = _table(cfg.speech_max_frames, dim, device)
+
+    def forward(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+        if audio.dim() != 2 or not audio.is_floating_point():
+            raise SemcomError(
+                f"audio input must be float [B, S], got {audio.dtype} {list(audio.shape)}"
+            )
+        fl = self.cfg.frame_len
+        frames = nn.functional.pad(audio, (0, (-audio.shape[1]) % fl)).unflatten(1, (-1, fl))
+        if frames.shape[1] > self.cfg.speech_max_frames:
+            raise SemcomError(
+                f"audio has {frames.shape[1]} frames, model supports {self.cfg.speech_max_frames}"
+            )
+        f = self.frame(frames) + self.pos[: frames.shape[1]]
+        return f, torch.ones(f.shape[:2], dtype=f.dtype, device=f.device)
+
+
+EMBEDDINGS = {"image": ImageEmbedding, "text": TextEmbedding, "speech": SpeechEmbedding}
+
+
+@dataclass
+class TransmitterOutput:
+    """What one modality's transmitter hands to the link.
+
+    Attributes:
+        features: ``[B, N, D]`` encoded features ``z_en`` (before quantisation).
+        mask: ``[B, N]`` final selection mask ``m_hat`` (0/1; straight-through gradient when
+            training).
+        valid: ``[B, N]`` 0/1, features that exist (text padding is 0).
+        rho: ``[B, Q]`` target keep ratios, or ``None`` without dynamic selection.
+        ratios: ``[B, Q]`` actual kept fraction after each selection stage, or ``None``.
+        stage_masks: the mask after each selection stage (for inspection and tests).
+    """
+
+    features: Tensor
+    mask: Tensor
+    valid: Tensor
+    rho: Tensor | None = None
+    ratios: Tensor | None = None
+    stage_masks: list[Tensor] = field(default_factory=list)
+
+
+class Transmitter(nn.Module):
+    """Semantic encoder + dynamic channel encoder of one modality."""
+
+    def __init__(self, cfg: UDeepSCConfig, modality: str, device=None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.modality = modality
+        dim, depth, heads, select_after = cfg.encoder_dims(modality)
+        tasks = [t for t in cfg.tasks if modality in task_spec(t).modalities]
+        self.embed = EMBEDDINGS[modality](cfg, dim, device=device)
+        self.task_tokens = nn.ParameterDict({t: _table(1, dim, device) for t in tasks})
+        self.layers = nn.ModuleList(
+            EncoderLayer(dim, heads, cfg.mlp_ratio, cfg.dropout, device=device)
+            for _ in range(depth)
+        )
+        self.select_after = tuple(select_after) if cfg.dynamic else ()
+        hidden = max(4, int(round(dim * cfg.selection_dim_ratio)))
+        self.selectors = nn.ModuleList(
+            SelectionModule(dim, hidden, device=device) for _ in self.select_after
+        )
+        self.rho_nets = nn.ModuleDict(
+            {
+                t: KeepRatioNet(len(self.select_after), cfg.rho_hidden, cfg.rho_init, device)
+                for t in (tasks if self.select_after else [])
+            }
+        )
+        self.norm = nn.LayerNorm(dim, device=device)
+        self.proj = nn.Linear(dim, cfg.feature_dim, device=device)
+
+    def forward(
+        self, x: Tensor, task: str, log_no: Tensor, generator: torch.Generator | None = None
+    ) -> TransmitterOutput:
+        """Encode ``x`` for ``task`` at noise level ``log_no`` (``[B]``, log10 sigma^2).
+
+        Training mode samples the masks with Gumbel-softmax; eval mode keeps the top
+        ``max(1, round(N rho^q))`` features at stage ``q``.
+        """
+        h, valid = self.embed(x)
+        b, n, _ = h.shape
+        token = self.task_tokens[task].expand(b, 1, -1)
+        h = torch.cat([h, token], dim=1)
+        ones = torch.ones(b, 1, dtype=h.dtype, device=h.device)
+        mask = valid
+        weight = None if bool(valid.all()) else torch.cat([valid, ones], dim=1)
+        num_valid = valid.sum(dim=1).clamp_min(1.0)
+        rho = self.rho_nets[task](log_no) if self.select_after else None
+        ratios, stage_masks = [], []
+        for i, layer in enumerate(self.layers, start=1):
+            h = layer(h, weight)
+            if i not in self.select_after:
+                continue
+            q = self.select_after.index(i)
+            log_p = self.selectors[q](h[:, :n], mask, log_no)
+            if self.training:
+                mask = mask * gumbel_keep(log_p, self.cfg.gumbel_tau, generator)
+            else:
+                mask = topk_keep(log_p[..., 0].exp(), mask, keep_count(num_valid, rho[:, q]))
+            stage_masks.append(mask)
+            ratios.append((mask * valid).sum(dim=1) / num_valid)
+            weight = torch.cat([mask, ones], dim=1)
+        z = self.proj(self.norm(h[:, :n]))
+        return TransmitterOutput(
+            features=z,
+            mask=mask,
+            valid=valid,
+            rho=rho,
+            ratios=torch.stack(ratios, dim=1) if ratios else None,
+            stage_masks=stage_masks,
+        )

@@ -1,0 +1,527 @@
+"""Tests of the U-DeepSC model (semcom_sim.models.udeepsc), tiny preset, CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from semcom_sim.channel import AWGN, Channel, ChannelOutput, RayleighBlockFading
+from semcom_sim.errors import SemcomError, UnknownNameError
+from semcom_sim.models.udeepsc import (
+    ALL_TASKS,
+    KeepRatioNet,
+    UDeepSC,
+    UDeepSCConfig,
+    algorithm1_phase,
+    build_udeepsc,
+    certainty_target_classification,
+    certainty_target_reconstruction,
+    certainty_target_tokens,
+    codebook_loss,
+    count_parameters,
+    domain_adaptation_loss,
+    keep_count,
+    multi_exit_loss,
+    paper_config,
+    straight_through,
+    task_parameter_names,
+    tiny_config,
+    topk_keep,
+    training_step,
+)
+from semcom_sim.models.udeepsc.qam import index_log_likelihoods, index_symbol_table, qam_points
+from semcom_sim.models.udeepsc.transmission import FeatureLink
+from semcom_sim.models.udeepsc.transmitter import Transmitter, TransmitterOutput
+
+B = 8
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # The tiny model is latency-bound; one thread avoids oversubscription on shared CPUs.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class NoiselessChannel(Channel):
+    """``y = x`` with ``no_eff`` set from ``snr_db``: deterministic, SNR still reaches the model."""
+
+    name = "noiseless"
+
+    def forward(self, x, no, generator, num_symbols):
+        return ChannelOutput(
+            y=x,
+            no_eff=no[:, None].expand(x.shape),
+            h=None,
+            channel_uses=self.channel_uses(num_symbols),
+        )
+
+
+def make_batch(task: str, cfg: UDeepSCConfig, g: torch.Generator, b: int = B) -> dict:
+    img = torch.rand(b, 3, cfg.image_size, cfg.image_size, generator=g)
+    txt = torch.randint(1, cfg.vocab_size, (b, 10), generator=g)
+    txt[: b // 2, 7:] = cfg.pad_id  # half the sentences are padded
+    label = torch.randint(0, 2, (b,), generator=g)
+    if task == "imgc":
+        return dict(task=task, image=img, target=torch.randint(0, 10, (b,), generator=g))
+    if task == "imgr":
+        return dict(task=task, image=img, target=img)
+    if task == "textr":
+        return dict(task=task, text=txt, target=txt)
+    if task == "textc":
+        return dict(task=task, text=txt, target=label)
+    if task == "vqa":
+        n = cfg.num_classes["vqa"]
+        return dict(task=task, image=img, text=txt, target=torch.randint(0, n, (b,), generator=g))
+    video = torch.rand(b, 2, 3, cfg.image_size, cfg.image_size, generator=g)
+    audio = torch.rand(b, 5 * cfg.frame_len - 7, generator=g) * 2 - 1
+    return dict(task=task, video=video, text=txt, audio=audio, target=label)
+
+
+def inputs_of(batch: dict) -> dict:
+    return {k: v for k, v in batch.items() if k not in ("task", "target")}
+
+
+@pytest.fixture(scope="module")
+def model() -> UDeepSC:
+    torch.manual_seed(0)
+    return UDeepSC(tiny_config())
+
+
+# ----------------------------------------------------------------------------- task tokens
+def test_task_tokens_are_registered_and_trained(model):
+    names = dict(model.named_parameters())
+    for m, tx in model.transmitters.items():
+        for t, p in tx.task_tokens.items():
+            assert names[f"transmitters.{m}.task_tokens.{t}"] is p
+    g = torch.Generator().manual_seed(1)
+    model.zero_grad()
+    batch = make_batch("vqa", model.config, g)
+    training_step(model, batch, batch, 5.0, 1, g)["loss"].backward()
+    for m in ("image", "text"):
+        grad = model.transmitters[m].task_tokens["vqa"].grad
+        assert grad is not None and grad.abs().sum() > 0
+        assert model.transmitters[m].task_tokens["imgc" if m == "image" else "textc"].grad is None
+    assert "transmitters.image.task_tokens.vqa" in model.state_dict()
+
+
+# ----------------------------------------------------------------------------- codebook
+def test_straight_through_copies_gradient():
+    z = torch.randn(5, 4, requires_grad=True)
+    q = torch.randn(5, 4)
+    w = torch.randn(5, 4)
+    out = straight_through(z, q)
+    assert torch.equal(out, q + 0.0 * z) or torch.allclose(out, q)
+    (out * w).sum().backward()
+    assert torch.allclose(z.grad, w)
+
+
+@pytest.mark.parametrize("decoding", ["hard", "soft"])
+def test_link_gradient_to_encoder_is_identity(decoding):
+    cfg = tiny_config(index_decoding=decoding)
+    link = FeatureLink(cfg)
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(3, 6, cfg.feature_dim, generator=g, requires_grad=True)
+    mask = torch.ones(3, 6)
+    sent = {"image": TransmitterOutput(features=z, mask=mask, valid=mask)}
+    out = link(sent, torch.full((3,), 10.0), AWGN(), g)
+    r = torch.randn(3, 6, cfg.feature_dim, generator=g)
+    (out.received["image"] * r).sum().backward()
+    assert torch.allclose(z.grad, r)  # decoder-input gradient copied to the encoder output
+    assert link.codebook.books["image"].grad is None  # codebook trained by eq. (12) only
+
+
+def test_codebook_loss_eq12_gradients():
+    z = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    e = torch.tensor([[0.0, 0.0]], requires_grad=True)
+    loss = codebook_loss(z, e, beta=0.25)
+    assert loss.item() == pytest.approx(1.25 * 2.5)  # (1+4)/2 * (1 + beta)
+    loss.backward()
+    assert torch.allclose(e.grad, -(z.detach() - e.detach()))  # d/de mean (ng[z]-e)^2
+    assert torch.allclose(z.grad, 0.25 * (z.detach() - e.detach()))
+
+
+def test_codebook_quantize_and_unified_offsets(model):
+    cb = model.link.codebook
+    assert cb.unified().shape == (48, cfg_dim(model))
+    assert [cb.offset(m) for m in ("image", "text", "speech")] == [0, 16, 32]
+    book = cb.books["text"].detach()
+    z = book[[3, 7]] + 1e-3
+    idx, e = cb.quantize(z, "text")
+    assert idx.tolist() == [3, 7] and torch.allclose(e, book[[3, 7]])
+    assert torch.equal(cb.unified()[cb.offset("text") + 7], cb.books["text"][7])
+
+
+def cfg_dim(model):
+    return model.config.feature_dim // model.config.codewords_per_feature
+
+
+def test_domain_adaptation_loss_hand_case():
+    e_a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    e_b = torch.tensor([[1.0, 1.0]])
+    # E_A E_B^T = [[1], [1]], Frobenius norm sqrt(2)
+    assert domain_adaptation_loss(e_a, e_b, normalize=False).item() == pytest.approx(-math.sqrt(2))
+    # normalised: ||E_A^T E_A||_F = ||I||_F = sqrt(2), ||E_B^T E_B||_F = ||[[1,1],[1,1]]||_F = 2
+    expected = -math.sqrt(2) / math.sqrt(math.sqrt(2) * 2)
+    assert domain_adaptation_loss(e_a, e_b).item() == pytest.approx(expected)
+    # zero rows (dropped features) add nothing; scale-free; -1 for proportional second moments
+    e_b0 = torch.cat([e_b, torch.zeros(3, 2)])
+    assert domain_adaptation_loss(e_a, 7 * e_b0).item() == pytest.approx(expected)
+    rot = torch.tensor([[0.6, -0.8], [0.8, 0.6]])
+    assert domain_adaptation_loss(e_a, 3 * rot).item() == pytest.approx(-1.0)
+    z = torch.zeros(2, 2, requires_grad=True)
+    domain_adaptation_loss(z, z, normalize=False).backward()
+    assert torch.isfinite(z.grad).all()
+
+
+# ----------------------------------------------------------------------------- QAM symbols
+def test_qam_tables_unit_energy_and_noiseless_demap():
+    for bits in (1, 2, 3, 4, 6):
+        pts = qam_points(bits)
+        assert pts.abs().pow(2).mean().item() == pytest.approx(1.0, abs=1e-6)
+        assert pts.mean().abs().item() < 1e-6
+        assert len(set(pts.tolist())) == 1 << bits
+    for b, m, s in ((4, 4, 1), (8, 4, 2), (6, 4, 2), (5, 2, 3), (3, 1, 3)):
+        table = index_symbol_table(b, m)
+        assert table.shape == (1 << b, s)
+        assert torch.allclose(table.abs().pow(2).mean(0), torch.ones(s), atol=1e-6)
+        llh = index_log_likelihoods(table, torch.full(table.shape, 0.1), table)
+        assert torch.equal(llh.argmax(-1), torch.arange(1 << b))
+
+
+def test_gray_labels_neighbours_differ_in_one_bit():
+    pts = qam_points(4)
+    for a in range(16):
+        d = (pts - pts[a]).abs()
+        d[a] = math.inf
+        for nb in torch.nonzero(d < d.min() + 1e-6).flatten().tolist():
+            assert bin(a ^ nb).count("1") == 1
+
+
+# ----------------------------------------------------------------------------- selection
+def test_rho_non_decreasing_in_noise_for_random_weights():
+    g = torch.Generator().manual_seed(0)
+    t = torch.linspace(-4.0, 2.0, 301)  # log10 sigma^2
+    for _ in range(20):
+        net = KeepRatioNet(3, 8, 0.5)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * 4)
+        rho = net(t)
+        assert (rho.diff(dim=0) >= -1e-6).all()  # non-decreasing in sigma^2
+        assert (rho.diff(dim=1) <= 1e-7).all()  # rho^1 >= rho^2 >= rho^3
+        assert ((rho >= 0) & (rho <= 1)).all()
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_masks_accumulate_and_never_revive(training):
+    cfg = tiny_config(text_depth=3, text_select_after=(1, 2, 3))
+    tx = Transmitter(cfg, "text").train(training)
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(1, cfg.vocab_size, (16, 12), generator=g)
+    ids[:, 9:] = cfg.pad_id
+    for seed in range(5):
+        g.manual_seed(seed)
+        out = tx(ids, "textc", torch.linspace(-2, 0.5, 16), g)
+        prev = out.valid
+        for m in out.stage_masks:
+            assert set(m.unique().tolist()) <= {0.0, 1.0}
+            assert (m <= prev).all()
+            prev = m
+        assert torch.equal(out.mask, out.stage_masks[-1])
+
+
+def test_topk_count_equals_round_n_rho():
+    cfg = tiny_config()
+    tx = Transmitter(cfg, "image").eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        out = tx(torch.rand(B, 3, 32, 32, generator=g), "imgc", torch.linspace(-3, 1, B), g)
+    n = cfg.num_patches
+    expected = torch.clamp(torch.round(n * out.rho[:, -1]), min=1)
+    assert torch.equal(out.mask.sum(1), expected)
+    for q, m in enumerate(out.stage_masks):
+        assert torch.equal(m.sum(1), keep_count(torch.full((B,), float(n)), out.rho[:, q]).float())
+    # direct: k = 0..N and already-dropped features
+    score = torch.rand(4, 10, generator=g)
+    current = torch.ones(4, 10)
+    current[1, :3] = 0
+    keep = topk_keep(score, current, torch.tensor([0, 10, 10, 3]))
+    assert keep.sum(1).tolist() == [0, 7, 10, 3]
+    assert (keep <= current).all()
+    top3 = score[3].topk(3).indices
+    assert keep[3, top3].sum() == 3
+
+
+def test_keep_count_rounds_and_is_at_least_one():
+    n = torch.tensor([10.0, 10.0, 10.0, 3.0])
+    rho = torch.tensor([0.26, 0.24, 0.01, 0.5])
+    assert keep_count(n, rho).tolist() == [3, 2, 1, 2]  # round(1.5) = 2 (half to even)
+
+
+# ----------------------------------------------------------------------------- certainty, eq. 6
+def test_certainty_targets_eq8_eq9():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 5.0], [1.0, 3.0, 0.0]])
+    assert certainty_target_classification(logits, torch.tensor([0, 1, 1])).tolist() == [1, 0, 1]
+    soft = torch.tensor([[0.9, 0.1, 0.0], [0.0, 0.2, 0.8], [0.5, 0.0, 0.5]])
+    assert certainty_target_classification(logits, soft).tolist() == [1, 1, 0]
+    pred = torch.zeros(2, 3, 2, 2)
+    target = torch.stack([torch.zeros(3, 2, 2), torch.full((3, 2, 2), 0.1)])
+    c = certainty_target_reconstruction(pred, target, scale=10.0)
+    assert c.tolist() == pytest.approx([1.0, 1.0 - math.tanh(1.0)])
+    assert certainty_target_reconstruction(pred, target + 5, 1.0).max() < 1e-3  # worst -> 0
+    tok = torch.nn.functional.one_hot(torch.tensor([[1, 2, 3, 0]]), 5).float()
+    assert certainty_target_tokens(tok, torch.tensor([[1, 2, 0, 0]])).tolist() == [0.75]
+
+
+def test_multi_exit_loss_phases():
+    lt = [torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)]
+    lc = [torch.tensor(0.1), torch.tensor(0.2), torch.tensor(0.3)]
+    w = (0.5, 1.0, 2.0)
+    assert multi_exit_loss(lt, lc, 1, w).item() == pytest.approx(2.0 * 3.3)
+    assert multi_exit_loss(lt, lc, 2, w).item() == pytest.approx(0.5 * 1.1 + 2.2 + 2 * 3.3)
+    assert [algorithm1_phase(i) for i in (1, 2, 3, 4)] == [1, 2, 1, 2]
+    with pytest.raises(ValueError):
+        multi_exit_loss(lt, lc, 3, w)
+
+
+# ----------------------------------------------------------------------------- whole model
+@pytest.mark.parametrize("task", ALL_TASKS)
+def test_every_parameter_of_the_task_gets_a_gradient(model, task):
+    """Rule: a task's parameters are all except those named after another task or after a
+    modality it does not use (see parameter_belongs_to); phase 2 trains every exit head."""
+    g = torch.Generator().manual_seed(7)
+    model.zero_grad(set_to_none=True)
+    batch = make_batch(task, model.config, g)
+    training_step(model, batch, batch, 4.0, 2, g)["loss"].backward()
+    expected = set(task_parameter_names(model, task))
+    got = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert got == expected
+    for n in expected:
+        assert torch.isfinite(dict(model.named_parameters())[n].grad).all(), n
+
+
+def test_output_shapes_and_finite(model):
+    cfg = model.config
+    g = torch.Generator().manual_seed(2)
+    shapes = {
+        "imgc": (B, 10),
+        "imgr": (B, 3, 32, 32),
+        "textr": (B, 10, cfg.vocab_size),
+        "textc": (B, 2),
+        "vqa": (B, cfg.num_classes["vqa"]),
+        "msa": (B, 2),
+    }
+    for training in (True, False):
+        model.train(training)
+        for task in ALL_TASKS:
+            batch = make_batch(task, cfg, g)
+            with torch.no_grad():
+                out = model(
+                    task, torch.linspace(-5, 25, B), AWGN(), g, **inputs_of(batch), early_exit=False
+                )
+            assert out["output"].shape == shapes[task]
+            assert out["logits" if task != "imgr" else "recon"] is out["output"]
+            assert len(out["exit_outputs"]) == cfg.decoder_depth
+            assert out["certainty"].shape == (B, cfg.decoder_depth)
+            assert out["exit_layer"].shape == (B,) and out["exit_layer"].dtype == torch.int64
+            assert out["num_symbols"].shape == (B,) and out["num_symbols"].dtype == torch.int64
+            assert out["keep_ratio"].shape == (B,)
+            for v in (out["output"], out["certainty"], out["loss_rate"], out["loss_codebook"]):
+                assert torch.isfinite(v).all()
+            assert ((out["certainty"] > 0) & (out["certainty"] < 1)).all()
+    model.train()
+
+
+def test_symbol_count_matches_kept_features(model):
+    model.eval()
+    cfg = model.config
+    g = torch.Generator().manual_seed(4)
+    batch = make_batch("msa", cfg, g)
+    with torch.no_grad():
+        out = model("msa", 3.0, AWGN(), g, **inputs_of(batch))
+    per_feature = cfg.codewords_per_feature * 1  # 16-entry sub-codebooks -> one 16-QAM symbol
+    kept = sum(out["keep_masks"][m].sum(1) for m in ("image", "text", "speech"))
+    assert torch.equal(out["num_symbols"], (kept * per_feature).long())
+    assert torch.equal(out["channel_uses"], out["num_symbols"])
+    model.train()
+
+
+def test_symbols_fall_weakly_as_snr_rises():
+    torch.manual_seed(5)
+    model = UDeepSC(tiny_config()).eval()
+    g = torch.Generator().manual_seed(5)
+    snr = torch.linspace(-10.0, 30.0, 41)
+    for task in ALL_TASKS:
+        batch = make_batch(task, model.config, g, b=1)
+        inputs = {k: v.expand(len(snr), *v.shape[1:]) for k, v in inputs_of(batch).items()}
+        with torch.no_grad():
+            out = model(task, snr, AWGN(), g, **inputs)
+        assert (out["num_symbols"].diff() <= 0).all(), task
+        assert out["num_symbols"][0] > out["num_symbols"][-1] or task in ("textr", "textc")
+
+
+def test_mixed_snr_batch_equals_per_snr_passes():
+    torch.manual_seed(6)
+    model = UDeepSC(tiny_config(index_decoding="soft")).eval()
+    g = torch.Generator().manual_seed(6)
+    snr = torch.tensor([-4.0, 2.0, 8.0, 20.0])
+    ch = NoiselessChannel()
+    for task in ("vqa", "msa", "imgr"):
+        batch = make_batch(task, model.config, g, b=4)
+        with torch.no_grad():
+            full = model(task, snr, ch, g, **inputs_of(batch), exit_threshold=0.5)
+            for i, s in enumerate(snr.tolist()):
+                one = model(
+                    task,
+                    s,
+                    ch,
+                    g,
+                    **{k: v[i : i + 1] for k, v in inputs_of(batch).items()},
+                    exit_threshold=0.5,
+                )
+                assert torch.allclose(one["output"][0], full["output"][i], atol=1e-5)
+                assert one["num_symbols"].item() == full["num_symbols"][i].item()
+                assert one["exit_layer"].item() == full["exit_layer"][i].item()
+                for m, mask in one["keep_masks"].items():
+                    assert torch.equal(mask[0], full["keep_masks"][m][i])
+                n = one["exit_layer"].item()
+                assert torch.allclose(one["certainty"][0, :n], full["certainty"][i, :n], atol=1e-5)
+
+
+def test_early_exit_threshold(model):
+    model.eval()
+    g = torch.Generator().manual_seed(8)
+    x = inputs_of(make_batch("imgc", model.config, g))
+    n = model.config.decoder_depth
+    with torch.no_grad():
+        first = model("imgc", 5.0, None, g, **x, exit_threshold=0.0)
+        never = model("imgc", 5.0, None, g, **x, exit_threshold=1.0)
+        full = model("imgc", 5.0, None, g, **x, exit_threshold=1.0, early_exit=False)
+    assert (first["exit_layer"] == 1).all() and len(first["exit_outputs"]) == 1
+    assert torch.isnan(first["certainty"][:, 1:]).all()
+    assert (never["exit_layer"] == n).all()
+    assert torch.equal(never["output"], never["exit_outputs"][-1])
+    cert = full["certainty"]
+    assert len(full["exit_outputs"]) == n and torch.isfinite(cert).all()
+    delta = cert.flatten().median().item()  # makes examples exit at different layers
+    for skip in (True, False):
+        with torch.no_grad():
+            mid = model("imgc", 5.0, None, g, **x, exit_threshold=delta, early_exit=skip)
+        above = cert > delta
+        expected = torch.where(above.any(1), above.int().argmax(1) + 1, n)
+        assert torch.equal(mid["exit_layer"], expected)
+        for b in range(B):
+            i = expected[b].item()
+            assert torch.allclose(mid["output"][b], full["exit_outputs"][i - 1][b], atol=1e-6)
+    assert len(set(expected.tolist())) > 1
+    model.train()
+
+
+def test_noiseless_upper_bound_and_t_deepsc():
+    torch.manual_seed(9)
+    t = UDeepSC(tiny_config(), tasks=["textc"])
+    assert set(t.transmitters) == {"text"} and set(t.receiver.heads) == {"textc"}
+    assert set(t.link.codebook.books) == {"text"}
+    assert set(task_parameter_names(t, "textc")) == {n for n, _ in t.named_parameters()}
+    t.eval()
+    g = torch.Generator().manual_seed(9)
+    batch = make_batch("textc", t.config, g)
+    with torch.no_grad():
+        out = t("textc", 0.0, None, g, **inputs_of(batch))
+    idx = out["indices"]["text"]
+    assert torch.equal(out["received_indices"]["text"], idx)
+    with torch.no_grad():
+        noisy = t("textc", -10.0, AWGN(), g, **inputs_of(batch))
+    kept = noisy["keep_masks"]["text"].bool()
+    assert (noisy["received_indices"]["text"] != noisy["indices"]["text"])[kept].any()
+    with pytest.raises(SemcomError):
+        t("imgc", 0.0, None, g, image=torch.rand(2, 3, 32, 32))
+
+
+def test_analog_mode_and_rayleigh():
+    torch.manual_seed(10)
+    cfg = tiny_config(transmission="analog")
+    model = UDeepSC(cfg)
+    assert not hasattr(model.link, "codebook")
+    g = torch.Generator().manual_seed(10)
+    batch = make_batch("vqa", cfg, g)
+    res = training_step(model, batch, make_batch("imgc", cfg, g), None, 2, g, channel="rayleigh")
+    res["loss"].backward()
+    assert res["codebook"] == 0 and torch.isfinite(res["loss"])
+    model.eval()
+    with torch.no_grad():
+        out = model("vqa", 5.0, RayleighBlockFading(4), g, **inputs_of(batch))
+    kept = out["keep_masks"]["image"].sum(1) + out["keep_masks"]["text"].sum(1)
+    assert torch.equal(out["num_symbols"], (kept * cfg.feature_dim // 2).long())
+
+
+def test_smoke_training_reduces_loss(seed: int = 11):
+    """Algorithm 1 on synthetic data whose class sets the image colour: imgc learns."""
+    torch.manual_seed(seed)
+    model = UDeepSC(tiny_config(), tasks=["imgc", "textc"])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-3)
+    g = torch.Generator().manual_seed(seed)
+    palette = torch.rand(10, 3, 1, 1, generator=g)
+    losses = []
+    for step in range(1, 61):
+        y = torch.randint(0, 10, (16,), generator=g)
+        img = 0.7 * palette[y] + 0.3 * torch.rand(16, 3, 32, 32, generator=g)
+        a = dict(task="imgc", image=img, target=y)
+        b = make_batch("textc", model.config, g)
+        res = training_step(model, a, b, None, algorithm1_phase(step), g, optimizer=opt)
+        assert all(torch.isfinite(v) for v in res.values())
+        if step % 2:  # phase-1 steps: last-exit loss only
+            losses.append(res["task_a"].item())
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.25
+
+
+# ----------------------------------------------------------------------------- config, counts
+def test_config_json_round_trip_and_validation():
+    cfg = paper_config(tasks=("vqa", "imgc"), exit_loss_weights=[1.0] * 8)
+    back = UDeepSCConfig.from_json(cfg.to_json())
+    assert back == cfg and isinstance(back.tasks, tuple)
+    json.loads(cfg.to_json())
+    with pytest.raises(UnknownNameError):
+        tiny_config(tasks=("imgx",))
+    with pytest.raises(SemcomError):
+        tiny_config(codebook_sizes={"image": 12, "text": 16, "speech": 16})
+    with pytest.raises(SemcomError):
+        UDeepSCConfig.from_dict({"bogus": 1})
+    with pytest.raises(SemcomError):
+        build_udeepsc("tiny")("imgc", 0.0, None, None, text=torch.ones(2, 3, dtype=torch.long))
+
+
+def test_count_parameters_tiny_and_paper():
+    counts = count_parameters(UDeepSC(tiny_config()))
+    comps = [k for k in counts if not k.startswith("task/") and k != "total"]
+    assert sum(counts[k] for k in comps) == counts["total"]
+    assert counts["task/msa"] > counts["task/vqa"] > counts["task/imgc"]
+    assert counts["total"] < 200_000
+    paper = count_parameters(build_udeepsc("paper", device="meta"))
+    table2 = {"imgc": 32.6, "imgr": 32.9, "textc": 48.3, "textr": 48.2, "vqa": 63.0, "msa": 83.8}
+    for t, ref in table2.items():
+        assert paper[f"task/{t}"] / 1e6 == pytest.approx(ref, rel=0.05), t
+    assert paper["total"] / 1e6 == pytest.approx(84.1, rel=0.05)
+
+
+def test_safetensors_round_trip(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(12)
+    model = UDeepSC(tiny_config(), tasks=["vqa"]).eval()
+    save_file(model.state_dict(), tmp_path / "m.safetensors")
+    (tmp_path / "m.json").write_text(model.config.to_json())
+    back = UDeepSC(UDeepSCConfig.from_json((tmp_path / "m.json").read_text())).eval()
+    back.load_state_dict(load_file(tmp_path / "m.safetensors"))
+    g = torch.Generator().manual_seed(12)
+    batch = make_batch("vqa", model.config, g)
+    with torch.no_grad():
+        a = model("vqa", 5.0, None, None, **inputs_of(batch))
+        b = back("vqa", 5.0, None, None, **inputs_of(batch))
+    assert torch.equal(a["output"], b["output"])
