@@ -183,6 +183,18 @@ def find_root(data_dir: Path, subdirs: Sequence[str], marker: str) -> Path:
     return data_dir / subdirs[0] if subdirs else data_dir
 
 
+def stamp(*paths: Path) -> tuple:
+    """(mtime_ns, size) of each path (None if missing): a cache key that changes with the files."""
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
 def cache_dir() -> Path:
     """The user cache folder: $SEMCOM_SIM_CACHE, default ~/.cache/semcom-sim (not created here)."""
     return Path(os.environ.get("SEMCOM_SIM_CACHE", "~/.cache/semcom-sim")).expanduser()
