@@ -79,9 +79,13 @@ class TaskData:
 
     def clone(self) -> TaskData:
         """A copy whose tensors and lists can be changed without touching this one."""
-        fields = {
-            k: v.clone() if isinstance(v, torch.Tensor) else list(v) for k, v in self.fields.items()
-        }
+
+        def copy(v: Any) -> Any:
+            if isinstance(v, torch.Tensor):
+                return v.clone()
+            return [copy(x) for x in v] if isinstance(v, list) else v
+
+        fields = {k: copy(v) for k, v in self.fields.items()}
         return TaskData(self.name, self.split, fields, dict(self.meta), self.provenance)
 
 
