@@ -79,9 +79,13 @@ class TaskData:
 
     def clone(self) -> TaskData:
         """A copy whose tensors and lists can be changed without touching this one."""
-        fields = {
-            k: v.clone() if isinstance(v, torch.Tensor) else list(v) for k, v in self.fields.items()
-        }
+
+        def copy(v: Any) -> Any:
+            if isinstance(v, torch.Tensor):
+                return v.clone()
+            return [copy(x) for x in v] if isinstance(v, list) else v
+
+        fields = {k: copy(v) for k, v in self.fields.items()}
         return TaskData(self.name, self.split, fields, dict(self.meta), self.provenance)
 
 
@@ -181,6 +185,18 @@ def find_root(data_dir: Path, subdirs: Sequence[str], marker: str) -> Path:
         if (cand / marker).exists():
             return cand
     return data_dir / subdirs[0] if subdirs else data_dir
+
+
+def stamp(*paths: Path) -> tuple:
+    """(mtime_ns, size) of each path (None if missing): a cache key that changes with the files."""
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 def cache_dir() -> Path:

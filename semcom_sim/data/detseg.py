@@ -9,6 +9,7 @@ map (0 = background, 1..K objects, 255 = ignore). meta["class_names"][c] names c
 from __future__ import annotations
 
 import json
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from semcom_sim.data.core import (
     item_rng,
     register_dataset,
     require_data_dir,
+    stamp,
     subset_indices,
 )
 from semcom_sim.data.scenes import SceneObject, place_objects, render_scene
@@ -129,8 +131,15 @@ def _coco_paths(data_dir: Path, split: str) -> tuple[Path, Path]:
     )
 
 
-@lru_cache(maxsize=2)
 def _read_coco(path: Path) -> tuple[list[dict], dict[int, list[dict]], list[dict]]:
+    """(images, {image_id: annotations}, categories sorted by id) of a COCO-format JSON."""
+    return _read_coco_cached(path, stamp(path))
+
+
+@lru_cache(maxsize=2)
+def _read_coco_cached(
+    path: Path, _stamp: tuple
+) -> tuple[list[dict], dict[int, list[dict]], list[dict]]:
     try:
         with open(path, encoding="utf-8") as f:
             obj = json.load(f)
@@ -168,7 +177,9 @@ def _ann_mask(ann: dict, h: int, w: int, path: Path) -> np.ndarray:
             out = np.zeros((h, w), bool)
             out[int(y) : int(np.ceil(y + bh)), int(x) : int(np.ceil(x + bw))] = True
             return out
-        return mask_utils.decode(rle).astype(bool)
+        with warnings.catch_warnings():  # pycocotools' decode warns under numpy 2
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return mask_utils.decode(rle).astype(bool)
     except (TypeError, ValueError, KeyError):
         raise DataError(f"{path}: malformed segmentation in annotation {ann.get('id')}") from None
 

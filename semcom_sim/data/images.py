@@ -119,11 +119,11 @@ SHAPES_SPEC = DatasetSpec(
 
 def draw_shapes32(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     """One image float32 [3, size, size]: a shape of random colour, size and place on a texture."""
-    canvas = shapes.texture(size, size, rng)
-    r = rng.uniform(0.2, 0.38) * size
+    canvas = shapes.texture(size, size, rng, contrast=0.18)
+    r = rng.uniform(0.24, 0.4) * size
     cx, cy = rng.uniform(r + 0.5, size - r - 0.5, 2)
     cov, y0, x0 = shapes.render(kind, cx, cy, r, shapes.random_angle(kind, rng), size, size)
-    shapes.paste(canvas, cov, y0, x0, shapes.contrasting_colour(canvas, rng))
+    shapes.paste(canvas, cov, y0, x0, shapes.contrasting_colour(canvas, rng, min_dist=0.45))
     return shapes.finish(canvas, rng)
 
 

@@ -30,6 +30,7 @@ from semcom_sim.data.core import (
     item_rng,
     register_dataset,
     require_data_dir,
+    stamp,
     subset_indices,
 )
 from semcom_sim.data.vocab import Vocab
@@ -165,9 +166,13 @@ SST2_SPEC = DatasetSpec(
 )
 
 
-@lru_cache(maxsize=4)
 def read_sst2_tsv(path: Path) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """(sentences, labels) from a GLUE SST-2 tsv with header 'sentence<TAB>label'."""
+    return _read_sst2(path, stamp(path))
+
+
+@lru_cache(maxsize=4)
+def _read_sst2(path: Path, _stamp: tuple) -> tuple[tuple[str, ...], tuple[int, ...]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -197,7 +202,6 @@ def sst2(split: str = "test", n: int | None = None, seed: int = 0, data_dir=None
     root = find_root(
         require_data_dir("sst2", data_dir, SST2_LAYOUT), ["SST-2", "sst2"], "train.tsv"
     )
-    train_texts, _ = read_sst2_tsv(root / "train.tsv")
     path = root / ("train.tsv" if split == "train" else "dev.tsv")
     texts, labels = read_sst2_tsv(path)
     idx = subset_indices(len(texts), n, seed)
@@ -213,12 +217,12 @@ def sst2(split: str = "test", n: int | None = None, seed: int = 0, data_dir=None
             "class_names": ["negative", "positive"],
             "kind": "real",
             "task": "sentiment",
-            "vocab": _sst2_vocab(root / "train.tsv"),
+            "vocab": _sst2_vocab(root / "train.tsv", stamp(root / "train.tsv")),
         },
         f"SST-2 (GLUE) {path.name} from {root}",
     )
 
 
 @lru_cache(maxsize=2)
-def _sst2_vocab(path: Path) -> Vocab:
+def _sst2_vocab(path: Path, _stamp: tuple) -> Vocab:
     return Vocab.build(read_sst2_tsv(path)[0])

@@ -35,8 +35,9 @@ def _polygon_radius(theta: np.ndarray, sides: int) -> np.ndarray:
 
 
 def _inside(kind: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    rho = np.hypot(u, v)
-    theta = np.arctan2(v, u)
+    if kind in ("circle", "ring", "triangle", "hexagon", "star"):
+        rho = np.hypot(u, v)
+        theta = np.arctan2(v, u)
     if kind == "circle":
         return rho <= 1.0
     if kind == "ellipse":

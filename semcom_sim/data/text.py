@@ -13,6 +13,7 @@ import importlib
 import inspect
 import re
 import sys
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from semcom_sim.data.core import (
     register_dataset,
     require_data_dir,
     stable_test_member,
+    stamp,
     subset_indices,
 )
 from semcom_sim.data.textproc import MAX_WORDS, MIN_WORDS, keep_sentence, normalise, split_sentences
@@ -55,7 +57,7 @@ def find_europarl(data_dir: Path) -> Path:
 
 
 @lru_cache(maxsize=2)
-def _split_corpus(path: str, mtime: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _split_corpus(path: str, _stamp: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
     train, test = [], []
     try:
         with open(path, encoding="utf-8") as f:
@@ -101,7 +103,7 @@ def europarl(split: str = "test", n: int | None = None, seed: int = 0, data_dir=
     """Europarl v7 English sentences (real), DeepSC length rule; read from --data-dir."""
     check_split("europarl", split)
     path = find_europarl(require_data_dir("europarl", data_dir, EUROPARL_LAYOUT))
-    key = (str(path), path.stat().st_mtime)
+    key = (str(path), stamp(path))
     return _text_data(
         "europarl",
         key,
@@ -175,6 +177,12 @@ def _prose_sentences(text: str) -> list[str]:
 
 
 def _docstrings(module_name: str) -> list[str]:
+    with warnings.catch_warnings():  # some members (typing.io, typing.re) warn when touched
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _module_docstrings(module_name)
+
+
+def _module_docstrings(module_name: str) -> list[str]:
     mod = importlib.import_module(module_name)
     docs = [mod.__doc__ or ""]
     for name, obj in sorted(vars(mod).items()):

@@ -29,6 +29,7 @@ from semcom_sim.data.core import (
     item_rng,
     register_dataset,
     require_data_dir,
+    stamp,
     subset_indices,
 )
 from semcom_sim.data.scenes import SceneObject, place_objects, render_scene
@@ -246,10 +247,23 @@ def _load_json(path: Path, key: str) -> list[dict]:
         ) from None
 
 
-@lru_cache(maxsize=2)
+def _split_files(root: Path, coco_split: str) -> tuple[Path, Path]:
+    return (
+        root / f"v2_OpenEnded_mscoco_{coco_split}_questions.json",
+        root / f"v2_mscoco_{coco_split}_annotations.json",
+    )
+
+
 def _read_split(root: Path, coco_split: str) -> tuple[list[dict], dict[int, list[str]]]:
-    qpath = root / f"v2_OpenEnded_mscoco_{coco_split}_questions.json"
-    apath = root / f"v2_mscoco_{coco_split}_annotations.json"
+    """(questions, {question_id: normalised answers}) of one VQAv2 split (cached per file state)."""
+    return _read_split_cached(root, coco_split, stamp(*_split_files(root, coco_split)))
+
+
+@lru_cache(maxsize=2)
+def _read_split_cached(
+    root: Path, coco_split: str, _stamp: tuple
+) -> tuple[list[dict], dict[int, list[str]]]:
+    qpath, apath = _split_files(root, coco_split)
     questions = _load_json(qpath, "questions")
     answers: dict[int, list[str]] = {}
     try:
@@ -271,7 +285,7 @@ def _read_split(root: Path, coco_split: str) -> tuple[list[dict], dict[int, list
 
 
 @lru_cache(maxsize=2)
-def _answer_vocab(root: Path, k: int) -> tuple[str, ...]:
+def _answer_vocab(root: Path, k: int, _stamp: tuple) -> tuple[str, ...]:
     """The ``k`` most frequent normalised training answers (all annotators), ties alphabetical."""
     counts = Counter(a for ans in _read_split(root, "train2014")[1].values() for a in ans)
     return tuple(sorted(counts, key=lambda a: (-counts[a], a))[:k])
@@ -328,7 +342,8 @@ def vqav2(
     )
     coco_split = "train2014" if split == "train" else "val2014"
     questions, answers = _read_split(root, coco_split)
-    answer_vocab = _answer_vocab(root, num_answers)
+    train_stamp = stamp(*_split_files(root, "train2014"))
+    answer_vocab = _answer_vocab(root, num_answers, train_stamp)
     vocab_index = {a: i for i, a in enumerate(answer_vocab)}
     qs = [questions[i] for i in subset_indices(len(questions), n, seed)]
     missing = [q["question_id"] for q in qs if q["question_id"] not in answers]
@@ -366,7 +381,7 @@ def vqav2(
         fields,
         {
             "answer_vocab": list(answer_vocab),
-            "vocab": _question_vocab(root),
+            "vocab": _question_vocab(root, train_stamp),
             "kind": "real",
             "task": "vqa",
         },
@@ -376,5 +391,5 @@ def vqav2(
 
 
 @lru_cache(maxsize=2)
-def _question_vocab(root: Path) -> Vocab:
+def _question_vocab(root: Path, _stamp: tuple) -> Vocab:
     return Vocab.build(q["question"] for q in _read_split(root, "train2014")[0])
