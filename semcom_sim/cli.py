@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["all", "schemes", "tasks", "channels", "trainers"],
     )
 
+    da = sub.add_parser("data", help="datasets: semcom-sim data info")
+    da.add_argument("action", choices=["info"], help="info: sizes and provenance of each dataset")
+
     tr = sub.add_parser("train", help="train a learned model (semcom-sim train MODEL --help)")
     tr.add_argument("model", help="a registered trainer (see semcom-sim list trainers)")
     tr.add_argument("rest", nargs=argparse.REMAINDER, help="the trainer's own options")
@@ -88,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             from semcom_sim.commands.listing import cmd_list
 
             return cmd_list(args)
+        if args.command == "data":
+            from semcom_sim.commands.listing import cmd_data_info
+
+            return cmd_data_info(args)
         if args.command == "train":
             from semcom_sim.commands.train import cmd_train
 

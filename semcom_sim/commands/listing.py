@@ -20,3 +20,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name in reg.names():
             print(f"  {name.ljust(width)}  {reg.help(name)}")
     return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    from semcom_sim.data import dataset_info
+
+    rows = dataset_info()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        sizes = ", ".join(f"{k} {v}" for k, v in r["sizes"].items())
+        print(f"{r['name'].ljust(width)}  {r['kind']:<8}  {r['task']:<22}  {sizes}")
+        print(f"{'':{width}}  {r['provenance']}")
+    return 0

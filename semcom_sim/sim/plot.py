@@ -9,8 +9,9 @@ from semcom_sim.sim.store import Record
 
 METRIC_LABELS = {
     "psnr": "PSNR [dB]",
-    "bleu": "BLEU-4 (sacrebleu corpus BLEU, 0-100)",
-    "bleu1": "BLEU-1 (0-100)",
+    "bleu": "BLEU-4 (sacrebleu corpus BLEU, 0-1)",
+    "bleu1": "BLEU-1 (corpus, 0-1)",
+    "sentence_bleu1": "mean sentence BLEU-1 (0-1)",
     "accuracy": "accuracy",
     "vqa_accuracy": "VQA soft accuracy",
     "map50": "mAP@.5",
