@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except SemcomError as e:
         print(f"semcom-sim: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `semcom-sim list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("semcom-sim: interrupted (finished points are stored)", file=sys.stderr)
         return 130

@@ -175,3 +175,19 @@ def test_sigkill_loses_at_most_the_point_in_flight(tmp_path):
     a = sorted([r[k] for k in key] for r in _rows(killed / "results.csv"))
     b = sorted([r[k] for k in key] for r in _rows(fresh / "results.csv"))
     assert a == b and len(a) >= 5
+
+
+def test_data_dir_with_missing_files_exits_2_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "out"
+    argv = [*SMALL, "--tasks", "image-reconstruction", "--data-dir", str(tmp_path / "data")]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "test_batch" in err
+    assert not out.exists()
+
+
+def test_data_info_lists_embedded_and_real(capsys):
+    assert main(["data", "info"]) == 0
+    text = capsys.readouterr().out
+    assert "shapes32" in text and "embedded" in text and "cifar10" in text

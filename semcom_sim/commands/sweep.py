@@ -79,6 +79,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"no scheme among {', '.join(scheme_names)} applies to tasks {', '.join(task_names)}"
         )
     torch.manual_seed(args.seed)
+    preloaded = {}
+    if args.data_dir is not None:  # real files: fail on a missing/malformed one before writing
+        from semcom_sim.sim.engine import point_seed
+
+        for t in {t.name: t for _, t in pairs}.values():
+            preloaded[t.name] = t.load(
+                samples, point_seed(args.seed, "data", t.name), args.data_dir
+            )
 
     from semcom_sim.sim.engine import SweepConfig, run_sweep
     from semcom_sim.sim.store import ResultStore, write_json
@@ -102,7 +110,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         pbar = tqdm(total=len(pairs) * len(snr), desc="sweep", unit="point", file=sys.stderr)
     try:
-        counts = run_sweep(config, [s for s in schemes], tasks, channel, store, pbar=pbar)
+        counts = run_sweep(config, schemes, tasks, channel, store, pbar=pbar, data=preloaded)
     finally:
         if pbar is not None:
             pbar.close()

@@ -62,22 +62,24 @@ def run_sweep(
     store: ResultStore,
     progress: Callable[[str], None] | None = None,
     pbar=None,
+    data: dict | None = None,
 ) -> dict[str, int]:
     """Run every pending point; returns counts ``{"done": ..., "skipped": ...}``.
 
     Every scheme sees the same examples of a task (data seeded by ``config.seed`` and the task).
     Noise and other randomness are seeded per (seed, scheme, task, channel, SNR chunk).
+    ``data`` may hold already loaded task data by task name.
     """
     device = torch.device(config.device)
     store.log_run({"config": config.__dict__, "versions": package_versions()})
     write_json(store.root / CONFIG_NAME, {"sweep": config.__dict__, "versions": package_versions()})
     counts = {"done": 0, "skipped": 0}
     for task in tasks:
-        data = None
+        task_data = (data or {}).get(task.name)
         for scheme in schemes:
             if not scheme.supports(task):
                 continue
-            ds = f"{task.dataset}" if config.data_dir is None else f"{task.dataset}@data-dir"
+            ds = _dataset_key(task, config.data_dir)
             pending = [
                 s
                 for s in config.snr_db
@@ -90,8 +92,8 @@ def run_sweep(
                 pbar.update(len(config.snr_db) - len(pending))
             if not pending:
                 continue
-            if data is None:
-                data = task.load(
+            if task_data is None:
+                task_data = task.load(
                     config.samples, point_seed(config.seed, "data", task.name), config.data_dir
                 )
             scheme.prepare(task, device)
@@ -100,13 +102,20 @@ def run_sweep(
                 snrs = pending[c0 : c0 + chunk]
                 if progress:
                     progress(f"{scheme.name} / {task.name} / {channel.key} @ {snrs} dB")
-                recs = _run_chunk(config, scheme, task, channel, data, snrs, ds, device)
+                recs = _run_chunk(config, scheme, task, channel, task_data, snrs, ds, device)
                 for rec in recs:
                     store.put(rec)
                 counts["done"] += len(recs)
                 if pbar is not None:
                     pbar.update(len(recs))
     return counts
+
+
+def _dataset_key(task: Task, data_dir: str | None) -> str:
+    """What the results are about: the embedded dataset, or the real one and its directory."""
+    if data_dir is None:
+        return task.dataset
+    return f"{getattr(task, 'real_dataset', task.dataset)}@{data_dir}"
 
 
 def _run_chunk(config, scheme, task, channel, data, snrs, ds, device) -> list[Record]:
