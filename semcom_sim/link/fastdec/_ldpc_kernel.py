@@ -13,7 +13,7 @@ Data layout. ``nw`` code blocks (lanes) are decoded side by side; arrays are sto
 contiguous runs ((Z - s) * nw and s * nw values). Messages are int16 fixed point (``QS`` steps
 per LLR unit): twice the SIMD width of float32 and half the memory traffic.
 
-Each layer runs two passes over its edges, up to four edges per loop (one stream each) so
+Each layer runs two passes over its edges, up to two edges per loop (one stream each) so
 the running minima stay in registers: pass 1 folds t = app - r into (min1, min2, argmin,
 sign parity); pass 2 recomputes t, writes the new message r and app = t + r. A loop over
 several streams is split where any stream wraps around its block, and every stream is a
@@ -29,7 +29,7 @@ load. Hard decision: bit 1 iff the a-posteriori LLR <= 0 (Sionna's rule).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 QS = 8.0  # fixed-point steps per LLR unit
 APP_MAX = 16000  # |app| clip (2000 LLR units)
@@ -37,7 +37,7 @@ MSG_MAX = 8000  # |message| clip, so |app - r| <= 24000 fits int16
 _I16 = np.int16
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fold(y, d, m1, m2, ix):
     """Fold magnitude y of edge d into the running (min1, min2, argmin)."""
     m2 = min(m2, max(y, m1))
@@ -46,14 +46,14 @@ def _fold(y, d, m1, m2, ix):
     return m1, m2, ix
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _msg(x, d, m1, m2, ix, p):
     """Offset min-sum message to edge d whose input is x (m1, m2 already offset)."""
     mag = m2 if ix == d else m1
     return _I16(-mag) if p != _I16(x < 0) else mag
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _clip(x, q):
     """app = t + r clipped to +/- APP_MAX; |t + r| <= 32000 so int16 arithmetic suffices."""
     v = _I16(x + q)
@@ -153,7 +153,7 @@ def _group(which, app, r, kv, mn1, mn2, code, e, g, d, zw, nw, edge_col, edge_sh
         _pass(which, app, r, kv, mn1, mn2, code, hi, zw, e, g, d, zw, nw, edge_col, edge_shift)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _stream(app, col, shift, p0, n, zw, nw):
     """View of the n app values that lanes p0..p0+n-1 of an edge (col, shift) read."""
     off = p0 + shift * nw
@@ -200,7 +200,7 @@ def _iteration(app, r, kv, mn1, mn2, code, z, nw, layer_ptr, edge_col, edge_shif
                 e += g
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _parity_pass(av, par):
     for i in range(par.shape[0]):
         par[i] ^= np.int16(av[i] <= 0)
@@ -248,8 +248,8 @@ def _load_lane(app, keep, w, nw, llr, blk, src, llr_max):
     keep[w] = 0
 
 
-@njit(cache=True)
-def _decode_task(
+@njit(cache=True, nogil=True)
+def decode_blocks(
     llr,
     b0,
     b1,
@@ -311,49 +311,3 @@ def _decode_task(
                 else:
                     lane_blk[w] = -1
                     active -= 1
-
-
-@njit(cache=True, parallel=True)
-def ldpc_decode_batch(
-    llr,
-    src,
-    z,
-    layer_ptr,
-    edge_col,
-    edge_shift,
-    check_mask,
-    num_iter,
-    offset,
-    llr_max,
-    num_tasks,
-    nw,
-    out_bits,
-    out_iters,
-):
-    """Decode all blocks of ``llr`` ([B, n] float32 Sionna logits) in ``num_tasks`` tasks.
-
-    src: [n_var] int32, the input position of each decoder variable, -1 punctured (LLR 0),
-    -2 filler (known 0). nw: lanes per task. out_bits: [B, k] uint8 hard decisions of
-    variables 0..k-1. out_iters: [B] int32 iterations run.
-    """
-    batch = llr.shape[0]
-    for task in prange(num_tasks):
-        b0 = task * batch // num_tasks
-        b1 = (task + 1) * batch // num_tasks
-        _decode_task(
-            llr,
-            b0,
-            b1,
-            nw,
-            src,
-            z,
-            layer_ptr,
-            edge_col,
-            edge_shift,
-            check_mask,
-            num_iter,
-            offset,
-            llr_max,
-            out_bits,
-            out_iters,
-        )

@@ -20,30 +20,34 @@ it with its extrinsic (scaled, clipped), and overwrites ``app``; a lane whose ha
 in lockstep; a finished lane takes the next block of its task (a fresh block may start with
 either decoder: they are symmetric).
 
-``mx`` is the max* operator: plain max (max-log-MAP) or max plus the linear correction
+``_mx`` is the max* operator: plain max (max-log-MAP) or max plus the linear correction
 max(0, ln2 - |a - b| / 4) (linear-log-MAP, within a few hundredths of a dB of log-MAP).
+Kernels are released from the GIL (``nogil``) and run on several threads by the caller.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 NW = 16  # lanes per task: one AVX-512 register of float32
 _S = 8 * NW  # one trellis column (8 states x NW lanes)
 _NEG = np.float32(-1e20)  # log(0) of unreachable states (finite: fastmath assumes no inf)
 
 
-@njit(cache=True, fastmath=True, inline="always")
-def max_log(a, b):
-    return max(a, b)
+MAXLOG = ()  # ``mode`` of max-log-MAP
+LOGMAP = (1,)  # ``mode`` of linear-log-MAP (a different tuple type: its own compiled variant)
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def max_star(a, b):
-    return max(a, b) + max(np.float32(0.0), np.float32(0.6931472) - np.float32(0.25) * abs(a - b))
+def _mx(a, b, mode):
+    """max*(a, b): max, plus the linear correction when ``mode`` is LOGMAP (compile-time)."""
+    m = max(a, b)
+    if len(mode) == 1:
+        m += max(np.float32(0.0), np.float32(0.6931472) - np.float32(0.25) * abs(a - b))
+    return m
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _fwd(mx, a, o, dr, nr):
+def _fwd(mode, a, o, dr, nr):
     """alpha_{t+1} (o) from alpha_t (a); state 0 normalised to 0."""
     for w in range(NW):
         lu = dr[w] + nr[w]
@@ -51,19 +55,19 @@ def _fwd(mx, a, o, dr, nr):
         g = lu + lp
         a0, a1, a2, a3 = a[w], a[NW + w], a[2 * NW + w], a[3 * NW + w]
         a4, a5, a6, a7 = a[4 * NW + w], a[5 * NW + w], a[6 * NW + w], a[7 * NW + w]
-        n0 = mx(a0, a1 + g)
+        n0 = _mx(a0, a1 + g, mode)
         o[w] = 0.0
-        o[4 * NW + w] = mx(a0 + g, a1) - n0
-        o[NW + w] = mx(a2 + lu, a3 + lp) - n0
-        o[5 * NW + w] = mx(a2 + lp, a3 + lu) - n0
-        o[2 * NW + w] = mx(a4 + lp, a5 + lu) - n0
-        o[6 * NW + w] = mx(a4 + lu, a5 + lp) - n0
-        o[3 * NW + w] = mx(a6 + g, a7) - n0
-        o[7 * NW + w] = mx(a6, a7 + g) - n0
+        o[4 * NW + w] = _mx(a0 + g, a1, mode) - n0
+        o[NW + w] = _mx(a2 + lu, a3 + lp, mode) - n0
+        o[5 * NW + w] = _mx(a2 + lp, a3 + lu, mode) - n0
+        o[2 * NW + w] = _mx(a4 + lp, a5 + lu, mode) - n0
+        o[6 * NW + w] = _mx(a4 + lu, a5 + lp, mode) - n0
+        o[3 * NW + w] = _mx(a6 + g, a7, mode) - n0
+        o[7 * NW + w] = _mx(a6, a7 + g, mode) - n0
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _bwd(mx, b, o, dr, nr):
+def _bwd(mode, b, o, dr, nr):
     """beta_t (o) from beta_{t+1} (b); state 0 normalised to 0."""
     for w in range(NW):
         lu = dr[w] + nr[w]
@@ -71,19 +75,19 @@ def _bwd(mx, b, o, dr, nr):
         g = lu + lp
         b0, b1, b2, b3 = b[w], b[NW + w], b[2 * NW + w], b[3 * NW + w]
         b4, b5, b6, b7 = b[4 * NW + w], b[5 * NW + w], b[6 * NW + w], b[7 * NW + w]
-        n0 = mx(b0, g + b4)
+        n0 = _mx(b0, g + b4, mode)
         o[w] = 0.0
-        o[NW + w] = mx(b4, g + b0) - n0
-        o[2 * NW + w] = mx(lp + b5, lu + b1) - n0
-        o[3 * NW + w] = mx(lp + b1, lu + b5) - n0
-        o[4 * NW + w] = mx(lp + b2, lu + b6) - n0
-        o[5 * NW + w] = mx(lp + b6, lu + b2) - n0
-        o[6 * NW + w] = mx(b7, g + b3) - n0
-        o[7 * NW + w] = mx(b3, g + b7) - n0
+        o[NW + w] = _mx(b4, g + b0, mode) - n0
+        o[2 * NW + w] = _mx(lp + b5, lu + b1, mode) - n0
+        o[3 * NW + w] = _mx(lp + b1, lu + b5, mode) - n0
+        o[4 * NW + w] = _mx(lp + b2, lu + b6, mode) - n0
+        o[5 * NW + w] = _mx(lp + b6, lu + b2, mode) - n0
+        o[6 * NW + w] = _mx(b7, g + b3, mode) - n0
+        o[7 * NW + w] = _mx(b3, g + b7, mode) - n0
 
 
 @njit(cache=True, fastmath=True, inline="always")
-def _extrinsic(mx, a, b, dr, nr, changed, scale, clip):
+def _extrinsic(mode, a, b, dr, nr, changed, scale, clip):
     """Extrinsic LLR of step t from alpha_t (a), beta_{t+1} (b); update the nat row nr."""
     for w in range(NW):
         lu = dr[w] + nr[w]
@@ -92,13 +96,15 @@ def _extrinsic(mx, a, b, dr, nr, changed, scale, clip):
         a4, a5, a6, a7 = a[4 * NW + w], a[5 * NW + w], a[6 * NW + w], a[7 * NW + w]
         b0, b1, b2, b3 = b[w], b[NW + w], b[2 * NW + w], b[3 * NW + w]
         b4, b5, b6, b7 = b[4 * NW + w], b[5 * NW + w], b[6 * NW + w], b[7 * NW + w]
-        one = mx(
-            mx(mx(a0 + b4, a1 + b0), mx(a6 + b3, a7 + b7)) + lp,
-            mx(mx(a2 + b1, a3 + b5), mx(a4 + b6, a5 + b2)),
+        one = _mx(
+            _mx(_mx(a0 + b4, a1 + b0, mode), _mx(a6 + b3, a7 + b7, mode), mode) + lp,
+            _mx(_mx(a2 + b1, a3 + b5, mode), _mx(a4 + b6, a5 + b2, mode), mode),
+            mode,
         )
-        zero = mx(
-            mx(mx(a0 + b0, a1 + b4), mx(a6 + b7, a7 + b3)),
-            mx(mx(a2 + b5, a3 + b1), mx(a4 + b2, a5 + b6)) + lp,
+        zero = _mx(
+            _mx(_mx(a0 + b0, a1 + b4, mode), _mx(a6 + b7, a7 + b3, mode), mode),
+            _mx(_mx(a2 + b5, a3 + b1, mode), _mx(a4 + b2, a5 + b6, mode), mode) + lp,
+            mode,
         )
         e = one - zero
         app = lu + e
@@ -108,7 +114,7 @@ def _extrinsic(mx, a, b, dr, nr, changed, scale, clip):
 
 
 @njit(cache=True, fastmath=True)
-def _half_iteration(mx, rec, nat, idx, alpha, beta, changed, scale, clip):
+def _half_iteration(mode, rec, nat, idx, alpha, beta, changed, scale, clip):
     """One constituent decoder on all lanes: forward, then backward with extrinsics.
 
     Step t reads rec row t and nat row idx[t] (idx[t] = k for the tail steps).
@@ -119,7 +125,7 @@ def _half_iteration(mx, rec, nat, idx, alpha, beta, changed, scale, clip):
     for t in range(steps):
         r = idx[t] * 2 * NW
         _fwd(
-            mx,
+            mode,
             alpha[t * _S : (t + 1) * _S],
             alpha[(t + 1) * _S : (t + 2) * _S],
             rec[t * 2 * NW : (t + 1) * 2 * NW],
@@ -134,9 +140,9 @@ def _half_iteration(mx, rec, nat, idx, alpha, beta, changed, scale, clip):
         nr = nat[r : r + 2 * NW]
         b = beta[cur * _S : (cur + 1) * _S]
         o = beta[(1 - cur) * _S : (2 - cur) * _S]
-        _bwd(mx, b, o, dr, nr)
+        _bwd(mode, b, o, dr, nr)
         if t < steps - 3:
-            _extrinsic(mx, alpha[t * _S : (t + 1) * _S], b, dr, nr, changed, scale, clip)
+            _extrinsic(mode, alpha[t * _S : (t + 1) * _S], b, dr, nr, changed, scale, clip)
         cur = 1 - cur
 
 
@@ -166,9 +172,9 @@ def _load_lane(
             rec2[(k + t) * 2 * NW + j * NW + w] = _get(llr, blk, idx_t2[t, j], llr_max)
 
 
-@njit(cache=True, fastmath=True)
-def _decode_task(
-    mx,
+@njit(cache=True, fastmath=True, nogil=True)
+def decode_blocks(
+    mode,
     llr,
     b0,
     b1,
@@ -186,7 +192,14 @@ def _decode_task(
     out_bits,
     out_iters,
 ):
-    """Decode blocks b0..b1-1 of ``llr`` on one core, NW lanes at a time."""
+    """Decode blocks b0..b1-1 of ``llr`` ([B, n] float32 Sionna logits), NW lanes at a time.
+
+    mode: MAXLOG or LOGMAP. perm: [k] int64 interleaver (decoder 2's step t sees info bit
+    perm[t]). idx_*: input position of each systematic / parity-1 / parity-2 LLR ([k]) and of
+    the tail LLRs of encoder 1 / 2 ([3, 2]: systematic, parity), -1 where punctured.
+    max_halves: 2 * num_iter. early_stop: stop a block when its hard decisions repeat.
+    out_bits: [B, k] uint8. out_iters: [B] int32 iterations run (half-iterations rounded up).
+    """
     k = perm.shape[0]
     rec1 = np.zeros((k + 3) * 2 * NW, dtype=np.float32)
     rec2 = np.zeros((k + 3) * 2 * NW, dtype=np.float32)
@@ -218,9 +231,9 @@ def _decode_task(
             changed[w] = fresh[w] or not early_stop
             fresh[w] = False
         if half == 0:
-            _half_iteration(mx, rec1, nat, idx1, alpha, beta, changed, scale, clip)
+            _half_iteration(mode, rec1, nat, idx1, alpha, beta, changed, scale, clip)
         else:
-            _half_iteration(mx, rec2, nat, idx2, alpha, beta, changed, scale, clip)
+            _half_iteration(mode, rec2, nat, idx2, alpha, beta, changed, scale, clip)
         half = 1 - half
         for w in range(NW):
             blk = lane_blk[w]
@@ -254,55 +267,3 @@ def _decode_task(
                 else:
                     lane_blk[w] = -1
                     active -= 1
-
-
-@njit(cache=True, parallel=True)
-def turbo_decode_batch(
-    mx,
-    llr,
-    perm,
-    idx_sys,
-    idx_p1,
-    idx_p2,
-    idx_t1,
-    idx_t2,
-    max_halves,
-    early_stop,
-    scale,
-    clip,
-    llr_max,
-    num_tasks,
-    out_bits,
-    out_iters,
-):
-    """Decode all blocks of ``llr`` ([B, n] float32 Sionna logits) in ``num_tasks`` tasks.
-
-    perm: [k] int64 interleaver (decoder 2's step t sees info bit perm[t]). idx_*: input
-    position of each systematic / parity-1 / parity-2 LLR ([k]) and of the tail LLRs of
-    encoder 1 / 2 ([3, 2]: systematic, parity), -1 where punctured. max_halves: 2 * num_iter.
-    early_stop: stop a block when its hard decisions repeat (else run max_halves).
-    out_bits: [B, k] uint8. out_iters: [B] int32 iterations run (half-iterations rounded up).
-    """
-    batch = llr.shape[0]
-    for task in prange(num_tasks):
-        b0 = task * batch // num_tasks
-        b1 = (task + 1) * batch // num_tasks
-        _decode_task(
-            mx,
-            llr,
-            b0,
-            b1,
-            perm,
-            idx_sys,
-            idx_p1,
-            idx_p2,
-            idx_t1,
-            idx_t2,
-            max_halves,
-            early_stop,
-            scale,
-            clip,
-            llr_max,
-            out_bits,
-            out_iters,
-        )

@@ -9,8 +9,8 @@ import scipy as sp
 import torch
 
 from semcom_sim.errors import SemcomError
-from semcom_sim.link.fastdec._ldpc_kernel import ldpc_decode_batch
-from semcom_sim.link.fastdec._split import split_tasks
+from semcom_sim.link.fastdec._ldpc_kernel import decode_blocks
+from semcom_sim.link.fastdec._tasks import run_tasks, split_tasks
 
 
 @dataclass(frozen=True)
@@ -154,22 +154,15 @@ class FastLDPC5GDecoder:
         iters = np.zeros(llr.shape[0], dtype=np.int32)
         if llr.shape[0] > 0:
             tasks, lanes = split_tasks(llr.shape[0], self.max_lanes)
-            ldpc_decode_batch(
-                llr,
-                lay.src,
-                lay.z,
-                lay.layer_ptr,
-                lay.edge_col,
-                lay.edge_shift,
-                lay.check_mask,
-                self.num_iter,
-                np.float32(self.offset),
-                np.float32(self.llr_max),
-                tasks,
-                lanes,
-                bits,
-                iters,
-            )
+
+            def decode(b0: int, b1: int) -> None:
+                decode_blocks(
+                    llr, b0, b1, lanes, lay.src, lay.z, lay.layer_ptr, lay.edge_col,
+                    lay.edge_shift, lay.check_mask, self.num_iter, np.float32(self.offset),
+                    np.float32(self.llr_max), bits, iters,
+                )  # fmt: skip
+
+            run_tasks(llr.shape[0], tasks, decode)
         self.last_num_iter = iters
         return bits
 

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 
 from semcom_sim.errors import SemcomError
-from semcom_sim.link.fastdec._split import split_tasks
-from semcom_sim.link.fastdec._turbo_kernel import NW, max_log, max_star, turbo_decode_batch
+from semcom_sim.link.fastdec._tasks import run_tasks, split_tasks
+from semcom_sim.link.fastdec._turbo_kernel import LOGMAP, MAXLOG, NW, decode_blocks
 
 LTE_GEN_POLY = ("1011", "1101")  # (13, 15) octal: feedback 1 + D^2 + D^3, parity 1 + D + D^3
-ALGORITHMS = {"maxlog": max_log, "log-map": max_star}
+ALGORITHMS = {"maxlog": MAXLOG, "log-map": LOGMAP}
 DEFAULT_SCALE = {"maxlog": 0.75, "log-map": 1.0}
 
 
@@ -135,24 +135,17 @@ class FastTurboDecoder:
         iters = np.zeros(llr.shape[0], dtype=np.int32)
         if llr.shape[0] > 0:
             tasks, _ = split_tasks(llr.shape[0], NW)
-            turbo_decode_batch(
-                ALGORITHMS[self.algorithm],
-                llr,
-                lay.perm,
-                lay.idx_sys,
-                lay.idx_p1,
-                lay.idx_p2,
-                lay.idx_t1,
-                lay.idx_t2,
-                2 * self.num_iter,
-                self.early_stop,
-                np.float32(self.scale),
-                np.float32(self.llr_max),
-                np.float32(self.llr_max),
-                tasks,
-                bits,
-                iters,
-            )
+            mode = ALGORITHMS[self.algorithm]
+
+            def decode(b0: int, b1: int) -> None:
+                decode_blocks(
+                    mode, llr, b0, b1, lay.perm, lay.idx_sys, lay.idx_p1, lay.idx_p2,
+                    lay.idx_t1, lay.idx_t2, 2 * self.num_iter, self.early_stop,
+                    np.float32(self.scale), np.float32(self.llr_max), np.float32(self.llr_max),
+                    bits, iters,
+                )  # fmt: skip
+
+            run_tasks(llr.shape[0], tasks, decode)
         self.last_num_iter = iters
         return bits
 
