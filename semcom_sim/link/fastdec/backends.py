@@ -10,7 +10,7 @@ BACKENDS = {
     "fast": (
         "numba CPU decoders of semcom_sim.link.fastdec: FastLDPC5GDecoder (layered offset "
         "min-sum, <= 15 iterations, stops on a zero syndrome) and FastTurboDecoder "
-        "(linear-log-MAP, <= 6 iterations, stops when hard decisions repeat); hard bits out"
+        "(log-MAP, <= 6 iterations, stops when hard decisions repeat); hard bits out"
     ),
     "sionna": (
         "Sionna's LDPC5GDecoder (flooding boxplus-phi BP, 20 iterations) and TurboDecoder "

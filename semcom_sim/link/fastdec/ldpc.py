@@ -102,9 +102,10 @@ class FastLDPC5GDecoder:
     Drop-in for ``sionna.phy.fec.ldpc.LDPC5GDecoder(encoder, hard_out=True,
     return_infobits=True)``: same parity-check matrix, base graph, lifting size, filler bits
     and rate matching (RV 0, no output interleaver). Every code block stops at the first
-    iteration whose hard decisions satisfy all parity checks. Blocks run in parallel over all
-    cores (numba ``prange``). Offset min-sum assumes correctly scaled LLRs (the offset is in
-    LLR units).
+    iteration whose hard decisions satisfy all parity checks. Blocks run in parallel on all
+    cores (threads running GIL-free numba code), up to 16 per SIMD group. Messages are int16
+    fixed point with 1/8 LLR steps. Offset min-sum assumes correctly scaled LLRs (the offset
+    is in LLR units).
 
     :param encoder: ``sionna.phy.fec.ldpc.LDPC5GEncoder(k, n)``.
     :param num_iter: Maximum number of layered iterations.

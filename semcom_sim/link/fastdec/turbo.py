@@ -67,7 +67,7 @@ def turbo_layout(encoder, n: int) -> TurboLayout:
 
 
 class FastTurboDecoder:
-    """Iterative max-log-MAP (or linear-log-MAP) decoder for Sionna's LTE turbo code, on the
+    """Iterative log-MAP (or max-log-MAP) decoder for Sionna's LTE turbo code, on the
     CPU in numba.
 
     Drop-in for ``sionna.phy.fec.turbo.TurboDecoder(encoder, hard_out=True)`` with
@@ -75,12 +75,13 @@ class FastTurboDecoder:
     bit order, rate-1/2 puncturing, tail bits and 3GPP interleaver (taken from ``encoder``).
     A block stops as soon as its hard decisions equal those of the previous half-iteration
     (the other constituent decoder), at most after ``num_iter`` iterations. Blocks run in
-    parallel over all cores (numba ``prange``), 16 per SIMD group.
+    parallel on all cores (threads running GIL-free numba code), 16 per SIMD group.
 
     :param encoder: ``sionna.phy.fec.turbo.TurboEncoder`` (LTE polynomials, terminated).
     :param num_iter: Maximum number of turbo iterations (two half-iterations each).
-    :param algorithm: ``"maxlog"`` (max-log-MAP, extrinsic scaled by ``scale``) or
-        ``"log-map"`` (linear-log-MAP: max* with correction max(0, ln2 - |a-b|/4)).
+    :param algorithm: ``"log-map"`` (max* with a fitted correction, decodes like exact
+        log-MAP / Sionna's "map") or ``"maxlog"`` (max-log-MAP with extrinsics scaled by
+        ``scale``: about 1.5x faster at k = 6144, about 0.1-0.15 dB worse).
     :param scale: Extrinsic scaling; default 0.75 for "maxlog", 1.0 for "log-map".
     :param llr_max: Clip of channel and extrinsic LLRs (Sionna uses 20 for extrinsics).
     :param early_stop: Stop a block when its hard decisions repeat (else run all iterations).
@@ -96,7 +97,7 @@ class FastTurboDecoder:
         self,
         encoder,
         num_iter: int = 6,
-        algorithm: str = "maxlog",
+        algorithm: str = "log-map",
         scale: float | None = None,
         llr_max: float = 20.0,
         early_stop: bool = True,
