@@ -10,7 +10,7 @@ import torch
 
 from semcom_sim.errors import SemcomError
 from semcom_sim.link.fastdec._ldpc_kernel import decode_blocks
-from semcom_sim.link.fastdec._tasks import run_tasks, split_tasks
+from semcom_sim.link.fastdec._tasks import bits_to_torch, llr_to_numpy, run_tasks, split_tasks
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,5 @@ class FastLDPC5GDecoder:
     def __call__(self, llr: torch.Tensor) -> torch.Tensor:
         if llr.shape[-1] != self.n:
             raise SemcomError(f"last dimension must be n={self.n}, got {llr.shape[-1]}")
-        flat = llr.detach().reshape(-1, self.n).to("cpu", torch.float32).numpy()
-        bits = self.decode_numpy(flat)
-        out = torch.from_numpy(bits).to(device=llr.device, dtype=llr.dtype)
-        return out.reshape(*llr.shape[:-1], self.k)
+        bits = self.decode_numpy(llr_to_numpy(llr, self.n))
+        return bits_to_torch(bits, llr, (*llr.shape[:-1], self.k))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from semcom_sim.errors import SemcomError
-from semcom_sim.link.fastdec._tasks import run_tasks, split_tasks
+from semcom_sim.link.fastdec._tasks import bits_to_torch, llr_to_numpy, run_tasks, split_tasks
 from semcom_sim.link.fastdec._turbo_kernel import LOGMAP, MAXLOG, NW, decode_blocks
 
 LTE_GEN_POLY = ("1011", "1101")  # (13, 15) octal: feedback 1 + D^2 + D^3, parity 1 + D + D^3
@@ -151,8 +151,5 @@ class FastTurboDecoder:
         return bits
 
     def __call__(self, llr: torch.Tensor) -> torch.Tensor:
-        n = llr.shape[-1]
-        flat = llr.detach().reshape(-1, n).to("cpu", torch.float32).numpy()
-        bits = self.decode_numpy(flat)
-        out = torch.from_numpy(bits).to(device=llr.device, dtype=llr.dtype)
-        return out.reshape(*llr.shape[:-1], bits.shape[1])
+        bits = self.decode_numpy(llr_to_numpy(llr, llr.shape[-1]))
+        return bits_to_torch(bits, llr, (*llr.shape[:-1], bits.shape[1]))
