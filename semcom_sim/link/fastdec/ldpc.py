@@ -158,10 +158,22 @@ class FastLDPC5GDecoder:
 
             def decode(b0: int, b1: int) -> None:
                 decode_blocks(
-                    llr, b0, b1, lanes, lay.src, lay.z, lay.layer_ptr, lay.edge_col,
-                    lay.edge_shift, lay.check_mask, self.num_iter, np.float32(self.offset),
-                    np.float32(self.llr_max), bits, iters,
-                )  # fmt: skip
+                    llr,
+                    b0,
+                    b1,
+                    lanes,
+                    lay.src,
+                    lay.z,
+                    lay.layer_ptr,
+                    lay.edge_col,
+                    lay.edge_shift,
+                    lay.check_mask,
+                    self.num_iter,
+                    np.float32(self.offset),
+                    np.float32(self.llr_max),
+                    bits,
+                    iters,
+                )
 
             run_tasks(llr.shape[0], tasks, decode)
         self.last_num_iter = iters

@@ -140,11 +140,24 @@ class FastTurboDecoder:
 
             def decode(b0: int, b1: int) -> None:
                 decode_blocks(
-                    mode, llr, b0, b1, lay.perm, lay.idx_sys, lay.idx_p1, lay.idx_p2,
-                    lay.idx_t1, lay.idx_t2, 2 * self.num_iter, self.early_stop,
-                    np.float32(self.scale), np.float32(self.llr_max), np.float32(self.llr_max),
-                    bits, iters,
-                )  # fmt: skip
+                    mode,
+                    llr,
+                    b0,
+                    b1,
+                    lay.perm,
+                    lay.idx_sys,
+                    lay.idx_p1,
+                    lay.idx_p2,
+                    lay.idx_t1,
+                    lay.idx_t2,
+                    2 * self.num_iter,
+                    self.early_stop,
+                    np.float32(self.scale),
+                    np.float32(self.llr_max),
+                    np.float32(self.llr_max),
+                    bits,
+                    iters,
+                )
 
             run_tasks(llr.shape[0], tasks, decode)
         self.last_num_iter = iters
