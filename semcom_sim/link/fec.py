@@ -49,15 +49,18 @@ class UncodedCode(BlockCode):
 class LDPCCode(BlockCode):
     code = "ldpc"
 
-    def __init__(self, k: int, n: int, num_iter: int, backend: str, device: str) -> None:
+    def __init__(self, k: int, n: int, num_iter: int | None, backend: str, device: str) -> None:
         from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
         self.k, self.n = k, n
         self._enc = LDPC5GEncoder(k, n, device=device)
         self._dec, name = _fast_decoder("ldpc", self._enc, num_iter, backend, device)
         if self._dec is None:
+            num_iter = num_iter or 20
             self._dec = LDPC5GDecoder(self._enc, num_iter=num_iter, hard_out=True, device=device)
             name = "sionna LDPC5GDecoder boxplus-phi flooding BP"
+        else:
+            num_iter = self._dec.num_iter
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
     def encode(self, bits: Tensor) -> Tensor:
@@ -70,7 +73,9 @@ class LDPCCode(BlockCode):
 class TurboCode(BlockCode):
     code = "turbo"
 
-    def __init__(self, k: int, rate: Fraction, num_iter: int, backend: str, device: str) -> None:
+    def __init__(
+        self, k: int, rate: Fraction, num_iter: int | None, backend: str, device: str
+    ) -> None:
         from sionna.phy.fec.turbo import TurboDecoder, TurboEncoder
 
         self.k = k
@@ -80,8 +85,11 @@ class TurboCode(BlockCode):
         self.n = int(self._enc(torch.zeros(1, k, device=device)).shape[-1])
         self._dec, name = _fast_decoder("turbo", self._enc, num_iter, backend, device)
         if self._dec is None:
+            num_iter = num_iter or 6
             self._dec = TurboDecoder(self._enc, num_iter=num_iter, algorithm="map", device=device)
             name = "sionna TurboDecoder MAP"
+        else:
+            num_iter = self._dec.num_iter
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
     def encode(self, bits: Tensor) -> Tensor:
@@ -91,7 +99,7 @@ class TurboCode(BlockCode):
         return self._dec(llr)
 
 
-def _fast_decoder(code: str, encoder, num_iter: int, backend: str, device: str):
+def _fast_decoder(code: str, encoder, num_iter: int | None, backend: str, device: str):
     """The numba decoder for ``backend`` fast/auto on CPU, or ``(None, "")`` for Sionna's."""
     if backend == "sionna" or (backend == "auto" and torch.device(device).type != "cpu"):
         return None, ""
@@ -105,7 +113,9 @@ def _fast_decoder(code: str, encoder, num_iter: int, backend: str, device: str):
 
 
 @functools.lru_cache(maxsize=256)
-def _cached(code: str, k: int, rate: str, num_iter: int, backend: str, device: str) -> BlockCode:
+def _cached(
+    code: str, k: int, rate: str, num_iter: int | None, backend: str, device: str
+) -> BlockCode:
     r = Fraction(rate)
     if code == "uncoded":
         return UncodedCode(k)

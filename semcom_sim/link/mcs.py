@@ -25,7 +25,9 @@ class MCS:
         modulation: ``"bpsk"``, ``"qpsk"``, ``"16qam"``, ``"64qam"`` or ``"256qam"`` (Gray QAM,
             unit average energy; BPSK is sent as a real-valued QAM-2 constellation).
         max_block_bits: largest code block (information bits incl. the 24-bit CRC).
-        num_iter: decoder iterations (LDPC: min-sum / BP iterations, Turbo: turbo iterations).
+        num_iter: maximum decoder iterations; ``None`` takes the backend's default (fast: 15
+            layered min-sum / 6 turbo iterations with early stopping; Sionna: 20 flooding BP /
+            6 MAP turbo iterations), recorded with the results.
         backend: ``"auto"``, ``"fast"`` (numba) or ``"sionna"`` decoders.
     """
 
@@ -60,8 +62,6 @@ class MCS:
             object.__setattr__(self, "max_block_bits", MAX_BLOCK_BITS[self.code])
         if not 40 <= self.max_block_bits <= MAX_BLOCK_BITS[self.code]:
             raise SemcomError(f"max_block_bits must be in [40, {MAX_BLOCK_BITS[self.code]}]")
-        if self.num_iter is None:
-            object.__setattr__(self, "num_iter", {"ldpc": 20, "turbo": 6, "uncoded": 0}[self.code])
 
     @property
     def coderate(self) -> float:
