@@ -35,7 +35,7 @@ from semcom_sim.channel.awgn import AWGN
 from semcom_sim.channel.base import Channel, complex_gaussian
 from semcom_sim.channel.conventions import broadcast_snr
 from semcom_sim.channel.mimo import MIMORayleigh
-from semcom_sim.channel.rayleigh import RayleighBlockFading, block_gains
+from semcom_sim.channel.rayleigh import RayleighBlockFading
 from semcom_sim.errors import SemcomError
 from semcom_sim.link.digital import DigitalLink, LinkResult
 from semcom_sim.link.mcs import MCS
@@ -64,7 +64,10 @@ def capacity_bits(
         s = int(num_symbols.max()) if p else 0
         if s == 0:
             return torch.zeros(p, dtype=torch.float64, device=device)
-        h = block_gains(p, s, channel.coherence_symbols, generator, device)
+        coh = channel.coherence_symbols
+        # as block_gains(), indexing blocks instead of repeat_interleave (long coherence times)
+        hb = complex_gaussian((p, -(-s // coh)), generator, device)
+        h = hb[:, torch.arange(s, device=device) // coh]
         per = torch.log2(1.0 + snr[:, None] * h.abs().pow(2).double())
         mask = torch.arange(s, device=device)[None, :] < num_symbols[:, None]
         return (per * mask).sum(dim=1)
@@ -76,7 +79,7 @@ def capacity_bits(
         nt, nr, coh = channel.nt, channel.nr, channel.coherence_uses
         blocks = -(-u // coh)
         h = complex_gaussian((p, blocks, nr, nt), generator, device).to(torch.complex128)
-        h = h.repeat_interleave(coh, dim=1)[:, :u]
+        h = h[:, torch.arange(u, device=device) // coh]
         eye = torch.eye(nr, dtype=torch.complex128, device=device)
         a = eye + (snr / nt)[:, None, None, None] * (h @ h.mH)
         per = torch.linalg.slogdet(a).logabsdet / math.log(2.0)
