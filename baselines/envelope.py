@@ -70,7 +70,7 @@ class EnvelopeScheme(Scheme):
     def run(self, batch, channel: Channel, snr_db: Tensor, generator) -> SchemeOutput:
         n = len(batch)
         gdev = generator.device if generator is not None else torch.device("cpu")
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=gdev))
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=gdev).cpu())
         outs, scores = [], []
         for m in self.members:
             g = torch.Generator(device=gdev)

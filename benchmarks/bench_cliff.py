@@ -73,7 +73,9 @@ def main() -> None:
     ap.add_argument("--tasks", default="image-reconstruction,text-reconstruction")
     ap.add_argument("--store", default="runs/bench_cliff")
     ap.add_argument("--out", default="results/benchmarks/cliff_awgn.json")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: best when shared)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
 
     schemes_reg, tasks_reg = load_catalog()
     snr = parse_snr(args.snr)
@@ -86,6 +88,7 @@ def main() -> None:
         "seed": args.seed,
         "fraction": args.fraction,
         "decoder": args.decoder,
+        "threads": args.threads,
         "platform": platform.platform(),
         "versions": package_versions(),
         "tasks": {},
