@@ -1,32 +1,87 @@
-"""Registration of the conventional schemes in :data:`semcom_sim.sim.scheme.SCHEMES`."""
+"""Registration of the conventional schemes in :data:`semcom_sim.sim.scheme.SCHEMES`.
+
+Per codec family (:data:`semcom_sim.baselines.families.FAMILIES`):
+
+- the paper default, rate 1/2 QPSK: ``jpeg-ldpc``, ``utf8-turbo``, ``pcm-ldpc``, ``h264-ldpc``,
+  ``feature-jpeg-ldpc``;
+- one fixed-MCS scheme per entry of ``LDPC_TABLE`` (the staircase), named
+  ``<family>-<mcs>``, e.g. ``jpeg-ldpc-2/3-16qam``; the entry equal to the paper default is
+  not registered twice (``jpeg-ldpc`` *is* ``jpeg-ldpc-1/2-qpsk``; text keeps
+  ``utf8-ldpc-1/2-qpsk`` because its paper default uses Turbo);
+- ``<family>-envelope`` (best MCS of ``LDPC_TABLE`` per SNR, winner recorded as ``mcs_index``)
+  and ``<family>-capacity`` (source codec + ideal code, plotted dashed);
+- JPEG at other qualities with the paper MCS: ``jpeg-q10-ldpc`` ... ``jpeg-q90-ldpc``.
+
+Each scheme applies to every task of its family whose data it can send (``supports()`` by task
+name), e.g. ``jpeg-ldpc`` to image reconstruction, image classification, VQA and detection +
+segmentation; decision tasks only once a task model is registered in
+:mod:`semcom_sim.baselines.receivers`.
+"""
 
 from __future__ import annotations
 
-from semcom_sim.baselines.codecs import JPEGCodec, UTF8Codec
-from semcom_sim.baselines.separation import SeparationScheme
-from semcom_sim.link.mcs import MCS
+from semcom_sim.baselines.codecs import JPEGCodec
+from semcom_sim.baselines.families import FAMILIES, family_scheme
+from semcom_sim.link.mcs import LDPC_TABLE
 from semcom_sim.sim.scheme import SCHEMES
 
+JPEG_QUALITIES = (10, 30, 70, 90)
 
-@SCHEMES.register("jpeg-ldpc", "JPEG (q50, shared tables) + 5G LDPC R=1/2 + QPSK (paper default)")
-def jpeg_ldpc(device: str = "cpu", decoder: str = "auto") -> SeparationScheme:
-    return SeparationScheme(
-        "jpeg-ldpc",
-        JPEGCodec(quality=50),
-        MCS("ldpc", "1/2", "qpsk", backend=decoder),
-        tasks=("image-reconstruction",),
-        input_field="image",
-        device=device,
+_FIELD_WORDS = {
+    "jpeg": "JPEG q50 (shared tables)",
+    "utf8": "UTF-8",
+    "pcm": "16-bit PCM",
+    "h264": "H.264 crf 23 frames",
+    "feature-jpeg": "8-bit features + JPEG q50",
+}
+
+
+def _register(name: str, help: str, **kwargs) -> None:
+    def factory(device: str = "cpu", decoder: str = "auto"):
+        return family_scheme(name=name, device=device, decoder=decoder, **kwargs)
+
+    factory.__name__ = name
+    SCHEMES.register(name, help)(factory)
+
+
+for _fam in FAMILIES.values():
+    _words = _FIELD_WORDS[_fam.name]
+    _register(
+        _fam.default_name,
+        f"{_words} + {_fam.mcs.name} (paper default); other fields as in the papers",
+        family=_fam.name,
+        kind="paper",
+    )
+    for _mcs in LDPC_TABLE:
+        if _mcs == _fam.mcs:
+            continue
+        _register(
+            f"{_fam.name}-{_mcs.name}",
+            f"{_words} + {_mcs.name} on every stream (MCS staircase)",
+            family=_fam.name,
+            kind="mcs",
+            mcs=_mcs,
+        )
+    _register(
+        f"{_fam.name}-envelope",
+        f"{_words}: best of the LDPC MCS table per SNR (winner in extras mcs_index)",
+        family=_fam.name,
+        kind="envelope",
+    )
+    _register(
+        f"{_fam.name}-capacity",
+        f"{_words} + ideal code at capacity, bandwidth of ldpc-1/3-qpsk (bound, dashed)",
+        family=_fam.name,
+        kind="capacity",
     )
 
-
-@SCHEMES.register("utf8-turbo", "UTF-8 + LTE Turbo R=1/2 + QPSK (paper default)")
-def utf8_turbo(device: str = "cpu", decoder: str = "auto") -> SeparationScheme:
-    return SeparationScheme(
-        "utf8-turbo",
-        UTF8Codec(),
-        MCS("turbo", "1/2", "qpsk", backend=decoder),
-        tasks=("text-reconstruction",),
-        input_field="text",
-        device=device,
+for _q in JPEG_QUALITIES:
+    SCHEMES.register(f"jpeg-q{_q}-ldpc", f"JPEG q{_q} (shared tables) + ldpc-1/2-qpsk")(
+        lambda device="cpu", decoder="auto", _q=_q: family_scheme(
+            "jpeg",
+            codec=JPEGCodec(quality=_q),
+            name=f"jpeg-q{_q}-ldpc",
+            device=device,
+            decoder=decoder,
+        )
     )

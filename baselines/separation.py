@@ -1,18 +1,31 @@
-"""Separate source-channel coding: a source codec + the digital link (+ a task model).
+"""Separate source-channel coding: source codecs + a digital link (+ a task model).
 
-For tasks whose output is the reconstruction (image, text, speech) the receiver is the codec's
-decoder; for decision tasks a task model (a component passed in) runs on the reconstruction, so
-conventional and learned schemes are judged by the same task back end.
+A :class:`SeparationScheme` sends one or more *streams* (a task data field, its codec, its MCS),
+each through its own link, and rebuilds every field at the receiver. For tasks whose output is the
+reconstruction (image, text, speech) the prediction is the primary field's reconstruction; for
+decision tasks (classification, sentiment, VQA, video sentiment, detection/segmentation) a
+*receiver* (a task model, passed in as a component) runs on the reconstructed fields, so the
+conventional and the learned schemes are judged by the same task back end.
+
+    scheme = SeparationScheme("jpeg-cls", JPEGCodec(quality=50), MCS("ldpc", "1/2", "qpsk"),
+                              tasks=("image-classification",), input_field="image",
+                              receiver=ModelReceiver(classifier, inputs=("image",)))
+
+A stream may carry a transmitter-side ``transform`` (e.g. the front half of a split network,
+whose features are what the codec compresses): see :class:`FeatureSeparationScheme`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
 from semcom_sim.channel.base import Channel
+from semcom_sim.errors import SemcomError
 from semcom_sim.link.digital import DigitalLink
 from semcom_sim.link.mcs import MCS
 from semcom_sim.sim.scheme import Scheme, SchemeOutput, Task
@@ -20,20 +33,94 @@ from semcom_sim.sim.scheme import Scheme, SchemeOutput, Task
 BLOCK_ERROR_POLICIES = ("decode", "erase")
 
 
+class Receiver(Protocol):
+    """A task back end: ``{field: reconstruction}`` of one batch -> task predictions."""
+
+    def __call__(self, received: dict[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One source stream of a scheme.
+
+    Attributes:
+        field: the task data field that is sent (e.g. ``"image"``, ``"question"``).
+        codec: a :class:`semcom_sim.baselines.codecs.Codec`.
+        mcs: modulation and coding of this stream's link.
+        transform: optional transmitter-side map applied to the field before source coding
+            (e.g. a feature extractor); the receiver gets the decoded transform output.
+    """
+
+    field: str
+    codec: Any
+    mcs: MCS
+    transform: Callable[[Any], Any] | None = None
+
+
+class ModelReceiver:
+    """A torch model as a :data:`Receiver`: ``model(*[received[f] for f in inputs])``.
+
+    Runs in eval mode without gradients; tensor inputs are moved to the model's device.
+
+    Args:
+        model: a ``torch.nn.Module`` (or any callable; then ``device`` says where inputs go).
+        inputs: the received fields passed positionally, in order.
+        postprocess: optional map of the model output (e.g. logits -> class ids).
+        device: where tensor inputs go (default: the model's first parameter's device).
+    """
+
+    def __init__(
+        self,
+        model: Callable,
+        inputs: Sequence[str],
+        postprocess: Callable[[Any], Any] | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if not inputs:
+            raise SemcomError("ModelReceiver needs at least one input field")
+        self.model = model
+        self.inputs = tuple(inputs)
+        self.postprocess = postprocess
+        if device is None and isinstance(model, torch.nn.Module):
+            p = next(iter(model.parameters()), None)
+            device = p.device if p is not None else None
+        self.device = None if device is None else torch.device(device)
+
+    def __call__(self, received: dict[str, Any]) -> Any:
+        missing = [f for f in self.inputs if f not in received]
+        if missing:
+            raise SemcomError(f"receiver needs fields {missing} that the scheme does not send")
+        args = [_to(received[f], self.device) for f in self.inputs]
+        if isinstance(self.model, torch.nn.Module):
+            self.model.eval()
+        with torch.no_grad():
+            out = self.model(*args)
+        return self.postprocess(out) if self.postprocess is not None else out
+
+
+def _to(x: Any, device: torch.device | None) -> Any:
+    return x.to(device) if device is not None and isinstance(x, Tensor) else x
+
+
 class SeparationScheme(Scheme):
-    """``codec.encode -> DigitalLink(mcs) -> codec.decode [-> receiver]``.
+    """``codec.encode -> link(mcs) -> codec.decode [-> receiver]``, per stream.
 
     Args:
         name: scheme name in the registry and the results.
-        codec: a :class:`semcom_sim.baselines.codecs.Codec`.
-        mcs: the modulation-and-coding scheme.
+        codec, mcs, input_field: the primary stream (its reconstruction is the prediction of a
+            reconstruction task).
         tasks: names of the tasks this scheme serves.
-        input_field: the task data field that is source-coded (e.g. ``"image"``, ``"text"``).
-        receiver: optional task model applied to the decoded data (decision tasks).
+        receiver: optional task model on the reconstructed fields (decision tasks); it gets
+            ``{field: reconstruction}`` of every stream.
         on_block_error: ``"decode"`` (default: hand the received bytes, errors and all, to the
             source decoder, which falls back where it cannot decode) or ``"erase"`` (a payload
             with any failed CRC is dropped and the codec's fallback is used, as a receiver that
             trusts only CRC-clean data would).
+        device: where the links create tensors.
+        transform: transmitter-side map of the primary field before coding (see :class:`Stream`).
+        extra_streams: further streams (e.g. the question of VQA), each with its own codec/MCS.
+        link_factory: ``(mcs, device) -> link`` with ``transmit``/``num_symbols``/``config``;
+            :class:`DigitalLink` (default) or :class:`semcom_sim.baselines.capacity.CapacityLink`.
     """
 
     snr_chunk = 1
@@ -43,44 +130,88 @@ class SeparationScheme(Scheme):
         name: str,
         codec,
         mcs: MCS,
-        tasks: tuple[str, ...],
+        tasks: Sequence[str],
         input_field: str,
-        receiver: Callable | None = None,
+        receiver: Receiver | None = None,
         on_block_error: str = "decode",
         device: str | torch.device = "cpu",
+        transform: Callable[[Any], Any] | None = None,
+        extra_streams: Sequence[Stream] = (),
+        link_factory: Callable[[MCS, Any], Any] = DigitalLink,
     ) -> None:
         if on_block_error not in BLOCK_ERROR_POLICIES:
-            raise ValueError(f"on_block_error must be one of {BLOCK_ERROR_POLICIES}")
+            raise SemcomError(f"on_block_error must be one of {BLOCK_ERROR_POLICIES}")
         self.name = name
-        self.codec = codec
-        self.mcs = mcs
+        self.streams = (Stream(input_field, codec, mcs, transform), *extra_streams)
+        fields = [s.field for s in self.streams]
+        if len(set(fields)) != len(fields):
+            raise SemcomError(f"scheme {name!r}: a field is sent twice: {fields}")
         self.task_names = tuple(tasks)
         self.input_field = input_field
         self.receiver = receiver
         self.on_block_error = on_block_error
-        self.link = DigitalLink(mcs, device=device)
+        self.links = [link_factory(s.mcs, device) for s in self.streams]
+
+    # The primary stream, for code that only knows single-stream schemes.
+    @property
+    def codec(self):
+        return self.streams[0].codec
+
+    @property
+    def mcs(self) -> MCS:
+        return self.streams[0].mcs
+
+    @property
+    def link(self):
+        return self.links[0]
 
     def supports(self, task: Task) -> bool:
         return task.name in self.task_names
 
+    def source_payloads(self, batch) -> list[tuple[list[bytes], Any]]:
+        """Per stream: the payloads sent and the (transformed) source they code."""
+        out = []
+        for s in self.streams:
+            if s.field not in batch.fields:
+                raise SemcomError(f"scheme {self.name!r} sends field {s.field!r}; batch has none")
+            x = batch.fields[s.field]
+            src = s.transform(x) if s.transform is not None else x
+            out.append((s.codec.encode(src), src))
+        return out
+
     def run(self, batch, channel: Channel, snr_db: Tensor, generator) -> SchemeOutput:
-        x = batch.fields[self.input_field]
-        payloads = self.codec.encode(x)
-        res = self.link.transmit(payloads, channel, snr_db, generator)
-        ok = res.payload_ok
-        rx = res.payloads
-        if self.on_block_error == "erase":
-            rx = [p if good else b"" for p, good in zip(rx, ok, strict=True)]
-        dec = self.codec.decode(rx, like=_like(x))
-        pred = dec.data if self.receiver is None else self.receiver(dec.data, batch)
+        n = len(batch)
+        received: dict[str, Any] = {}
+        ok = torch.ones(n, dtype=torch.bool)
+        fallback = torch.zeros(n, dtype=torch.bool)
+        nbytes = torch.zeros(n)
+        syms = torch.zeros(n)
+        uses = torch.zeros(n)
+        for s, link, (payloads, src) in zip(
+            self.streams, self.links, self.source_payloads(batch), strict=True
+        ):
+            res = link.transmit(payloads, channel, snr_db, generator)
+            good = torch.tensor(res.payload_ok, dtype=torch.bool).reshape(n)
+            rx = res.payloads
+            if self.on_block_error == "erase":
+                rx = [p if g else b"" for p, g in zip(rx, good.tolist(), strict=True)]
+            dec = s.codec.decode(rx, like=_like(src))
+            received[s.field] = dec.data
+            ok &= good
+            fallback |= torch.tensor(dec.failed, dtype=torch.bool).reshape(n)
+            nbytes += torch.tensor([len(p) for p in payloads], dtype=torch.float32).reshape(n)
+            syms += res.num_symbols.float().reshape(n)
+            uses += res.channel_uses.float().reshape(n)
+        pred = received[self.input_field] if self.receiver is None else self.receiver(received)
         return SchemeOutput(
             predictions=pred,
-            num_symbols=res.num_symbols.float(),
-            channel_uses=res.channel_uses.float(),
+            num_symbols=syms,
+            channel_uses=uses,
             extras={
-                "payload_ok": torch.tensor(ok, dtype=torch.float32),
-                "source_fallback": torch.tensor(dec.failed, dtype=torch.float32),
-                "payload_bytes": torch.tensor([len(p) for p in payloads], dtype=torch.float32),
+                "payload_ok": ok.float(),
+                "source_fallback": fallback.float(),
+                "payload_bytes": nbytes,
+                "spectral_efficiency": torch.full((n,), self.mcs.spectral_efficiency),
             },
         )
 
@@ -88,11 +219,89 @@ class SeparationScheme(Scheme):
         return {
             "name": self.name,
             "kind": "separation",
-            "codec": self.codec.config(),
-            "codec_description": self.codec.description,
-            "link": self.link.config(),
+            "tasks": list(self.task_names),
+            "streams": [
+                {
+                    "field": s.field,
+                    "codec": s.codec.config(),
+                    "codec_description": s.codec.description,
+                    "link": link.config(),
+                    "transform": None if s.transform is None else _describe(s.transform),
+                }
+                for s, link in zip(self.streams, self.links, strict=True)
+            ],
+            "receiver": None if self.receiver is None else _describe(self.receiver),
             "on_block_error": self.on_block_error,
         }
+
+
+class FeatureSeparationScheme(SeparationScheme):
+    """Split inference with separate coding (FFMNet's separate baseline).
+
+    ``extractor(x)`` (device side) -> 8-bit quantised features + JPEG
+    (:class:`~semcom_sim.baselines.codecs.FeatureJPEGCodec`) -> link -> decoded features ->
+    ``head(features)`` (server side) -> task predictions.
+
+    Args:
+        extractor: float ``[B, ...] -> [B, C, H, W]`` features (a module or callable).
+        head: ``[B, C, H, W]`` features -> predictions (a module or callable).
+        codec: default ``FeatureJPEGCodec(quality)``.
+        Other arguments as :class:`SeparationScheme`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        extractor: Callable[[Tensor], Tensor],
+        head: Callable[[Tensor], Any],
+        mcs: MCS,
+        tasks: Sequence[str],
+        input_field: str = "image",
+        quality: int = 50,
+        codec=None,
+        on_block_error: str = "decode",
+        device: str | torch.device = "cpu",
+        link_factory: Callable[[MCS, Any], Any] = DigitalLink,
+    ) -> None:
+        from semcom_sim.baselines.codecs import FeatureJPEGCodec
+
+        self.extractor, self.head = extractor, head
+        super().__init__(
+            name,
+            FeatureJPEGCodec(quality=quality) if codec is None else codec,
+            mcs,
+            tasks,
+            input_field,
+            receiver=ModelReceiver(head, inputs=(input_field,)),
+            on_block_error=on_block_error,
+            device=device,
+            transform=ModelTransform(extractor),
+            link_factory=link_factory,
+        )
+
+
+class ModelTransform:
+    """A model as a transmitter-side transform: eval, no grad, output as float32 on the CPU."""
+
+    def __init__(self, model: Callable) -> None:
+        self.model = model
+        self.receiver = ModelReceiver(model, inputs=("x",))
+
+    def __call__(self, x: Any) -> Tensor:
+        out = self.receiver({"x": x})
+        if not isinstance(out, Tensor):
+            raise SemcomError(f"feature extractor returned {type(out).__name__}, not a tensor")
+        return out.detach().float().cpu()
+
+    @property
+    def name(self) -> str:
+        return _describe(self.model)
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, ModelReceiver):
+        return f"{_describe(obj.model)} on {list(obj.inputs)}"
+    return getattr(obj, "name", None) or type(obj).__name__
 
 
 def _like(x):

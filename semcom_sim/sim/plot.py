@@ -67,4 +67,8 @@ def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, 
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
+    from semcom_sim.sim.cliff import has_cliff_records, plot_cliff
+
+    if has_cliff_records(records):  # staircase + envelope + capacity bound, crossovers marked
+        paths += plot_cliff(records, out_dir, primary)
     return paths

@@ -1,0 +1,100 @@
+"""The MCS envelope: per SNR, the best of a declared table of modulation-and-coding schemes.
+
+Design (computed inside one :class:`~semcom_sim.sim.scheme.Scheme`, not from stored results):
+for each batch at each SNR the envelope runs every member (the same separation scheme with each
+MCS of the table) on the same examples, each member's link noise drawn from a generator seeded
+with the same seed (common random numbers), scores each member with the task's own metric
+accumulator (the task is handed over in :meth:`prepare`; its ``primary_metric`` and
+``higher_is_better`` decide) and returns the winner's predictions and symbol counts. Ties (e.g.
+every member error-free at high SNR) go to the highest spectral efficiency, i.e. the fewest
+symbols. The choice is made per batch, so it is per SNR point when ``--batch-size`` >=
+``--samples`` (the CLI default is 64/64); with several batches it is a per-batch choice.
+
+Recorded per example (stored as means): ``mcs_index`` (index of the winner in the table),
+``mcs_spectral_efficiency`` and ``<metric>@<mcs name>`` for every member, so the stored point
+shows that the envelope is the best of its members on the same data and noise seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from semcom_sim.channel.base import Channel
+from semcom_sim.errors import SemcomError
+from semcom_sim.link.mcs import MCS
+from semcom_sim.sim.scheme import Scheme, SchemeOutput, Task
+
+
+class EnvelopeScheme(Scheme):
+    """Best-of-``members`` per SNR (see the module docstring).
+
+    Args:
+        name: scheme name.
+        members: one scheme per MCS (usually :class:`SeparationScheme` s differing only in MCS).
+        table: the MCS of each member (same order), recorded as the winner's index.
+    """
+
+    snr_chunk = 1
+
+    def __init__(self, name: str, members: Sequence[Scheme], table: Sequence[MCS]) -> None:
+        if not members or len(members) != len(table):
+            raise SemcomError("an envelope needs one member per MCS of its table (at least one)")
+        self.name = name
+        self.members = list(members)
+        self.table = tuple(table)
+        self.task: Task | None = None
+
+    def supports(self, task: Task) -> bool:
+        return all(m.supports(task) for m in self.members)
+
+    def prepare(self, task: Task, device: torch.device) -> None:
+        self.task = task
+        for m in self.members:
+            m.prepare(task, device)
+
+    def score(self, out: SchemeOutput, batch) -> float:
+        """The task's primary metric of one member's output on ``batch`` (higher is better)."""
+        if self.task is None:
+            raise SemcomError(f"{self.name}: prepare(task, device) must run before run()")
+        acc = self.task.new_accumulator()
+        acc.update(out.predictions, batch)
+        value = float(acc.compute()[self.task.primary_metric])
+        if math.isnan(value):
+            return -math.inf
+        return value if self.task.higher_is_better else -value
+
+    def run(self, batch, channel: Channel, snr_db: Tensor, generator) -> SchemeOutput:
+        n = len(batch)
+        gdev = generator.device if generator is not None else torch.device("cpu")
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=gdev).cpu())
+        outs, scores = [], []
+        for m in self.members:
+            g = torch.Generator(device=gdev)
+            g.manual_seed(seed)
+            out = m.run(batch, channel, snr_db, g)
+            outs.append(out)
+            scores.append(self.score(out, batch))
+        best = max(range(len(outs)), key=lambda i: (scores[i], self.table[i].spectral_efficiency))
+        win = outs[best]
+        metric = self.task.primary_metric
+        sign = 1.0 if self.task.higher_is_better else -1.0
+        extras = dict(win.extras)
+        extras["mcs_index"] = torch.full((n,), float(best))
+        extras["mcs_spectral_efficiency"] = torch.full((n,), self.table[best].spectral_efficiency)
+        for mcs, s in zip(self.table, scores, strict=True):
+            extras[f"{metric}@{mcs.name}"] = torch.full((n,), sign * s)
+        return SchemeOutput(win.predictions, win.num_symbols, win.channel_uses, extras)
+
+    def config(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": "mcs-envelope",
+            "table": [m.name for m in self.table],
+            "selection": "per batch, best primary metric of the task; ties -> highest spectral "
+            "efficiency; members share one noise seed",
+            "members": [m.config() for m in self.members],
+        }

@@ -1,0 +1,251 @@
+"""Cliff-effect tooling, computed from stored records only.
+
+- :func:`cliff_snr`: where a separate scheme's metric falls below ``fraction`` (default 0.9) of
+  its noiseless value (by default its value at the highest stored SNR), by linear interpolation
+  between the two stored points around the crossing; scanning down from the highest SNR, the
+  first crossing counts.
+- :func:`crossover_snr`: where a learned curve drops below a separate one as SNR grows, i.e. the
+  first SNR where ``learned - separate`` changes sign from >= 0 to < 0 (linear interpolation of
+  both curves on the union of their SNR points, within the SNR range both cover).
+- :func:`plot_cliff`: one cliff-effect figure per (task, channel): every fixed-MCS curve (thin:
+  the staircase), the envelope (thick), the capacity bound (dashed), learned schemes, the
+  crossover of each learned scheme with the envelope (or each separate scheme when there is no
+  envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``.
+
+Scheme roles are read from names and stored extras: a name containing "capacity" is a bound,
+"envelope" an envelope, a record with ``payload_ok`` in its extras is a separate scheme, and
+everything else is learned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from semcom_sim.sim.store import Record, write_json
+
+DEFAULT_FRACTION = 0.9
+
+
+def scheme_role(name: str, extras: dict | None = None) -> str:
+    """ "capacity", "envelope", "separate" or "learned" (see the module docstring)."""
+    if "capacity" in name:
+        return "capacity"
+    if "envelope" in name:
+        return "envelope"
+    if extras is not None and "payload_ok" in extras:
+        return "separate"
+    return "learned"
+
+
+def curve(
+    records: Sequence[Record],
+    scheme: str,
+    task: str,
+    channel: str | None = None,
+    metric: str | None = None,
+) -> tuple[list[float], list[float]]:
+    """SNR points (ascending) and metric values of one scheme on one task (and channel)."""
+    recs = [
+        r
+        for r in records
+        if r.scheme == scheme and r.task == task and (channel is None or r.channel == channel)
+    ]
+    if not recs:
+        return [], []
+    if channel is None and len({r.channel for r in recs}) > 1:
+        raise ValueError(f"{scheme}/{task}: records of several channels; give channel=")
+    metric = metric or _default_metric(recs)
+    recs = sorted(recs, key=lambda r: r.snr_db)
+    return [r.snr_db for r in recs], [r.metrics.get(metric, math.nan) for r in recs]
+
+
+def _default_metric(recs: Sequence[Record]) -> str:
+    return sorted(m for m in recs[0].metrics if not m.endswith("_stderr"))[0]
+
+
+def _interp_x(x0: float, y0: float, x1: float, y1: float, y: float) -> float:
+    """x where the segment (x0, y0)-(x1, y1) takes the value y."""
+    if y1 == y0:
+        return x0
+    return x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+
+
+def cliff_snr(
+    snr_db: Sequence[float],
+    values: Sequence[float],
+    fraction: float = DEFAULT_FRACTION,
+    reference: float | None = None,
+) -> float | None:
+    """The SNR [dB] below which the metric falls under ``fraction * reference``.
+
+    Args:
+        snr_db, values: a curve (any order). reference: the noiseless value (default: the value
+            at the highest SNR). fraction: of the reference (0.9 = a 10 % loss).
+    Returns:
+        the interpolated SNR, or ``None`` when no stored point is below the threshold (the
+        cliff lies below the grid).
+    """
+    pts = sorted((s, v) for s, v in zip(snr_db, values, strict=True) if not math.isnan(v))
+    if not pts:
+        return None
+    ref = pts[-1][1] if reference is None else reference
+    thr = fraction * ref
+    if pts[-1][1] < thr:
+        return pts[-1][0]  # below the threshold even at the highest point (reference given)
+    for (s0, v0), (s1, v1) in zip(pts[-2::-1], pts[:0:-1], strict=True):
+        if v1 >= thr > v0:
+            return _interp_x(s0, v0, s1, v1, thr)
+    return None
+
+
+def _interp_y(pts: list[tuple[float, float]], x: float) -> float:
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return math.nan
+
+
+def crossover_snr(
+    snr_a: Sequence[float],
+    values_a: Sequence[float],
+    snr_b: Sequence[float],
+    values_b: Sequence[float],
+) -> float | None:
+    """First SNR where curve ``a`` (learned) drops below curve ``b`` (separate) as SNR grows.
+
+    Both curves are interpolated linearly on the union of their SNR points inside the range both
+    cover. Returns ``None`` when ``a`` is never above-then-below ``b`` there.
+    """
+    a = sorted((s, v) for s, v in zip(snr_a, values_a, strict=True) if not math.isnan(v))
+    b = sorted((s, v) for s, v in zip(snr_b, values_b, strict=True) if not math.isnan(v))
+    if len(a) < 1 or len(b) < 1:
+        return None
+    lo, hi = max(a[0][0], b[0][0]), min(a[-1][0], b[-1][0])
+    xs = sorted({s for s, _ in a + b if lo <= s <= hi})
+    diffs = [(x, _interp_y(a, x) - _interp_y(b, x)) for x in xs]
+    for (x0, d0), (x1, d1) in zip(diffs, diffs[1:], strict=False):
+        if d0 >= 0 > d1:
+            return _interp_x(x0, d0, x1, d1, 0.0)
+    return None
+
+
+def cliff_summary(
+    records: Sequence[Record],
+    primary: dict[str, str] | None = None,
+    fraction: float = DEFAULT_FRACTION,
+) -> list[dict]:
+    """Per (task, channel, dataset, scheme): role, metric, reference, cliff SNR and crossovers.
+
+    ``reference`` is each scheme's value at its highest stored SNR. For learned schemes,
+    ``crossover_db`` maps each separate scheme (envelope included) to the crossover SNR.
+    """
+    primary = primary or {}
+    out = []
+    for (task, channel, dataset), by_scheme in sorted(_groups(records).items()):
+        metric = primary.get(task) or _default_metric(next(iter(by_scheme.values())))
+        curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
+        roles = {s: scheme_role(s, recs[0].extras) for s, recs in by_scheme.items()}
+        for s in sorted(by_scheme):
+            snr, val = curves[s]
+            row = {
+                "task": task,
+                "channel": channel,
+                "dataset": dataset,
+                "scheme": s,
+                "role": roles[s],
+                "metric": metric,
+                "reference": val[-1],
+                "fraction": fraction,
+                "cliff_db": cliff_snr(snr, val, fraction) if roles[s] != "learned" else None,
+            }
+            if roles[s] == "learned":
+                row["crossover_db"] = {
+                    o: crossover_snr(snr, val, *curves[o])
+                    for o in sorted(by_scheme)
+                    if roles[o] in ("separate", "envelope")
+                }
+            out.append(row)
+    return out
+
+
+def _groups(records: Sequence[Record]) -> dict[tuple, dict[str, list[Record]]]:
+    groups: dict[tuple, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        groups[(r.task, r.channel, r.dataset)][r.scheme].append(r)
+    return groups
+
+
+def has_cliff_records(records: Sequence[Record]) -> bool:
+    """Whether any record is an envelope or a capacity bound (the cliff figure is drawn then)."""
+    return any(scheme_role(r.scheme) in ("envelope", "capacity") for r in records)
+
+
+def plot_cliff(
+    records: Sequence[Record],
+    out_dir: str | Path,
+    primary: dict[str, str] | None = None,
+    fraction: float = DEFAULT_FRACTION,
+) -> list[Path]:
+    """Cliff-effect figures ``<task>_<channel>_cliff.png`` for the (task, channel) groups that
+    hold an envelope or a capacity bound, plus ``cliff.json`` (:func:`cliff_summary`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from semcom_sim.sim.plot import METRIC_LABELS
+
+    primary = primary or {}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for (task, channel, dataset), by_scheme in sorted(_groups(records).items()):
+        if not has_cliff_records([r for recs in by_scheme.values() for r in recs]):
+            continue
+        metric = primary.get(task) or _default_metric(next(iter(by_scheme.values())))
+        roles = {s: scheme_role(s, recs[0].extras) for s, recs in by_scheme.items()}
+        curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
+        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        style = {
+            "separate": dict(lw=1.0, ls="-", alpha=0.7, marker=".", ms=4),
+            "envelope": dict(lw=2.6, ls="-", color="black", marker="o", ms=3),
+            "capacity": dict(lw=2.0, ls="--", color="grey"),
+            "learned": dict(lw=2.2, ls="-", marker="s", ms=4),
+        }
+        for s in sorted(by_scheme, key=lambda s: (list(style).index(roles[s]), s)):
+            snr, val = curves[s]
+            ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]])
+        envelopes = [s for s in by_scheme if roles[s] == "envelope"]
+        targets = envelopes or [s for s in by_scheme if roles[s] == "separate"]
+        for s in (s for s in by_scheme if roles[s] == "learned"):
+            for t in targets:
+                x = crossover_snr(*curves[s], *curves[t])
+                if x is not None:
+                    ax.axvline(x, color="red", ls=":", lw=1)
+                    ax.annotate(
+                        f"{s} < {t}\n@ {x:.1f} dB",
+                        (x, ax.get_ylim()[0]),
+                        fontsize=7,
+                        color="red",
+                        rotation=90,
+                        va="bottom",
+                        ha="right",
+                    )
+        ax.set(
+            xlabel="SNR [dB] (Es/N0 per complex symbol)",
+            ylabel=METRIC_LABELS.get(metric, metric),
+            title=f"cliff effect: {task} over {channel} ({dataset})",
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        path = out_dir / f"{task}_{channel}_cliff.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    if paths:
+        write_json(out_dir / "cliff.json", cliff_summary(records, primary, fraction))
+    return paths
