@@ -171,9 +171,12 @@ def test_shipped_checkpoints_load_and_give_finite_outputs(data):
     images = data.fields["image"]
     assert load_ffmnet(base).config.num_classes == int(data.meta["num_classes"]) - 1
     for (ratio, train), folder in JSCC_VARIANTS.items():
-        _, cfg, _ = load_checkpoint(packaged(folder), kind="ffmnet-jscc")
-        assert cfg["ratio"] == ratio and cfg["stage"] == "jscc"
-        assert cfg["snr_train_db"] == (None if train == "noiseless" else float(train[3:]))
+        stage = "e2e" if train.endswith("-e2e") else "jscc"
+        _, cfg, _ = load_checkpoint(packaged(folder), kind=f"ffmnet-{stage}")
+        assert cfg["ratio"] == ratio and cfg["stage"] == stage
+        snr = train.removesuffix("-e2e")
+        assert cfg["snr_train_db"] == (None if snr == "noiseless" else float(snr[3:]))
+        assert cfg["base_sha256"] == weights_sha256(base)
         model = load_split_model(packaged(folder), base)
         h = model.ffmnet.config.image_size // 8
         assert model.jscc.config.compression_ratio(h, h) == float(ratio[:-1])

@@ -72,14 +72,17 @@ def params(out: Path) -> list[dict]:
 
 
 def table3(sweep: list[str], out: Path) -> list[dict]:
-    """Noiseless metrics of ``ffmnet-uncompressed`` and ``ffmnet-jscc-<ratio>-ref``."""
+    """Noiseless metrics of ``ffmnet-uncompressed`` and ``ffmnet-jscc-<ratio>[-e2e]-ref``;
+    ``training_steps`` lists the steps of Sec. II-D behind each row."""
     recs = {r.scheme: r for r in _records(sweep)}
     base = recs["ffmnet-uncompressed"]
     rows = []
-    for name, ratio in [
-        ("ffmnet-uncompressed", "-"),
-        *[(f"ffmnet-jscc-{r}-ref", r) for r in JSCC_SETTINGS],
-    ]:
+    names = [
+        ("ffmnet-uncompressed", "-", "1"),
+        *[(f"ffmnet-jscc-{r}-ref", r, "1, 2") for r in JSCC_SETTINGS],
+        ("ffmnet-jscc-512x-e2e-ref", "512x", "1, 2, 3"),
+    ]
+    for name, ratio, steps in names:
         if name not in recs:
             continue
         r = recs[name]
@@ -87,6 +90,7 @@ def table3(sweep: list[str], out: Path) -> list[dict]:
         row = {
             "feature_size": "(H,W,C)" if ratio == "-" else f"(H/{stride},W/{stride},C/{div})",
             "compression_ratio": ratio,
+            "training_steps": steps,
             "symbols_per_image": r.mean_symbols,
             "samples": r.samples,
         }
@@ -139,6 +143,40 @@ def quality_scan(samples: int, seed: int, qualities: list[int], out: Path) -> li
     return rows
 
 
+def separate_ratio(sweep: list[str], quality_csv: Path, references: list[str], out: Path):
+    """Largest compression ratio of the feature-JPEG scheme (error-free link) whose mAP@.5 and
+    mIoU both reach those of each reference scheme at its highest swept SNR."""
+    with open(quality_csv, newline="") as f:
+        scan = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    reals = round(scan[0]["compression_ratio"] * 2 * scan[0]["symbols_per_image"])  # C H W
+    recs = _records(sweep)
+    rows = []
+    for name in references:
+        mine = [r for r in recs if r.scheme == name]
+        if not mine:
+            continue
+        top = max(mine, key=lambda r: r.snr_db)
+        ref = {k: 100 * top.metrics[k] for k in ("map50", "miou")}
+        ok = [q for q in scan if q["map50"] >= ref["map50"] and q["miou"] >= ref["miou"]]
+        best = max(ok, key=lambda q: q["compression_ratio"]) if ok else None
+        rows.append(
+            {
+                "reference": name,
+                "reference_snr_db": top.snr_db,
+                "reference_ratio": reals / (2 * top.mean_symbols),
+                "reference_map50": ref["map50"],
+                "reference_miou": ref["miou"],
+                "jpeg_quality": int(best["quality"]) if best else "none",
+                "jpeg_ratio": best["compression_ratio"] if best else float("nan"),
+                "jpeg_map50": best["map50"] if best else float("nan"),
+                "jpeg_miou": best["miou"] if best else float("nan"),
+            }
+        )
+    title = "Separate scheme (feature JPEG + LDPC R=1/2 QPSK): largest ratio at comparable metrics"
+    _write_table(rows, out, "separate_ratio", title)
+    return rows
+
+
 def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
     """mAP@.5, mAP and mIoU vs SNR for the given schemes (default: every detseg scheme)."""
     import matplotlib
@@ -150,7 +188,7 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
     for r in _records(sweep):
         if schemes is None or r.scheme in schemes:
             by.setdefault(r.scheme, []).append(r)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.6))
     for name in sorted(by):
         recs = sorted(by[name], key=lambda r: r.snr_db)
         flat = name == "ffmnet-uncompressed" or name.endswith("-ref")
@@ -168,9 +206,10 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
             )
             ax.set(xlabel="SNR [dB] (Es/N0 per complex symbol)", ylabel=f"{title} (%)")
             ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
     fig.suptitle("FFMNet + deep JSCC vs feature JPEG + LDPC over AWGN (embedded-detseg)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     out.mkdir(parents=True, exist_ok=True)
     path = out / "fig5.png"
     fig.savefig(path, dpi=110)
@@ -192,7 +231,8 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m semcom_sim.models.ffmnet.report")
-    p.add_argument("what", choices=["params", "table3", "quality", "fig5"])
+    p.add_argument("what", choices=["params", "table3", "quality", "fig5", "separate"])
+    p.add_argument("--references", default="ffmnet-jscc-512x-snr5,ffmnet-jscc-512x-e2e-ref")
     p.add_argument("--sweep", action="append", default=[], help="sweep result directory")
     p.add_argument("--schemes", default=None, help="comma list for fig5 (default: all)")
     p.add_argument("--samples", type=int, default=100)
@@ -210,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         res = table3(a.sweep, out)
     elif a.what == "quality":
         res = quality_scan(a.samples, a.seed, [int(q) for q in a.qualities.split(",")], out)
+    elif a.what == "separate":
+        refs = a.references.split(",")
+        res = separate_ratio(a.sweep, out / "jpeg_quality.csv", refs, out)
     else:
         res = str(fig5(a.sweep, out, a.schemes.split(",") if a.schemes else None))
     json.dump(res, sys.stdout, indent=1, default=str)

@@ -10,9 +10,13 @@ example (complex channel symbols; two real values per symbol):
   k dB, ``noiseless``) and sent over the sweep's channel: ``ceil(C H W / (2 ratio))`` symbols.
 - ``ffmnet-jscc-<ratio>-ref``: the noiseless-trained JSCC tested without channel noise (Table III
   and the noiseless-512x reference of Fig. 5); same symbol count, channel not used.
-- ``ffmnet-jpeg-q<Q>-ldpc``: the separate baseline: D1 quantised to 8 bits, channel mosaic JPEG
-  at quality Q (:class:`FeatureJPEGCodec`), 5G LDPC R=1/2 + QPSK through :class:`DigitalLink`;
-  ``ffmnet-jpeg-ldpc`` is the default quality. Symbols = the link's formula for the payload.
+- ``ffmnet-jscc-512x-noiseless-e2e`` / ``ffmnet-jscc-512x-e2e-ref``: the same after training
+  step 3 (the whole split model fine-tuned end to end; its checkpoint holds its own FFMNet).
+- ``ffmnet-jpeg-q<Q>-ldpc`` (Q = 5, 10): the separate baseline: D1 quantised to 8 bits, channel
+  mosaic JPEG at quality Q (:class:`FeatureJPEGCodec`), 5G LDPC R=1/2 + QPSK through
+  :class:`DigitalLink`; ``ffmnet-jpeg-ldpc`` is Q = 10 (on the shipped tiny model the quality
+  closest to the end-to-end 512x JSCC). Symbols = the link's formula for the payload. Other
+  qualities: ``JPEGLDPCScheme(name, quality, base)``.
 
 Checkpoints come from ``semcom_sim/models/ffmnet/checkpoints/`` (or the folder named by the
 environment variable ``SEMCOM_SIM_FFMNET_CHECKPOINTS``) and are loaded when the scheme is built,
@@ -49,8 +53,9 @@ TASK = "detseg"
 JSCC_VARIANTS: dict[tuple[str, str], str] = {
     **{(r, "noiseless"): f"jscc-{r}-noiseless" for r in JSCC_SETTINGS},
     **{("512x", f"snr{k}"): f"jscc-512x-snr{k}" for k in (0, 5, 10)},
+    ("512x", "noiseless-e2e"): "jscc-512x-noiseless-e2e",  # step 3 (whole model fine-tuned)
 }
-JPEG_QUALITIES = (5, 10, 20, 50, 90)
+JPEG_QUALITIES = (5, 10)  # few: the CPU LDPC decoder is slow and "--schemes all" runs each
 DEFAULT_JPEG_QUALITY = 10
 
 
@@ -264,21 +269,24 @@ def _register() -> None:
         "ffmnet-uncompressed", "FFMNet, D1 sent uncompressed and noiseless (upper reference)"
     )(lambda device="cpu", decoder="auto": UncompressedScheme(_base(), device))
     for (ratio, train), folder in JSCC_VARIANTS.items():
-        trained = "noiselessly" if train == "noiseless" else f"at AWGN {train[3:]} dB"
+        trained = f"at AWGN {train[3:]} dB" if train.startswith("snr") else "noiselessly"
+        e2e = train.endswith("-e2e")
+        if e2e:
+            trained += ", then end to end"
         name = f"ffmnet-jscc-{ratio}-{train}"
 
         def make(device="cpu", decoder="auto", _n=name, _f=folder):
             return JSCCScheme(_n, checkpoint_dir() / _f, _base(), False, device)
 
         SCHEMES.register(name, f"FFMNet + deep JSCC {ratio}, trained {trained}")(make)
-        if train == "noiseless":
+        if train.startswith("noiseless"):
+            ref = f"ffmnet-jscc-{ratio}-" + ("e2e-ref" if e2e else "ref")
 
-            def make_ref(device="cpu", decoder="auto", _n=f"ffmnet-jscc-{ratio}-ref", _f=folder):
+            def make_ref(device="cpu", decoder="auto", _n=ref, _f=folder):
                 return JSCCScheme(_n, checkpoint_dir() / _f, _base(), True, device)
 
             SCHEMES.register(
-                f"ffmnet-jscc-{ratio}-ref",
-                f"FFMNet + deep JSCC {ratio}, trained and tested without noise (reference)",
+                ref, f"FFMNet + deep JSCC {ratio}, trained {trained}, tested without noise"
             )(make_ref)
     for q in (None, *JPEG_QUALITIES):
         name = "ffmnet-jpeg-ldpc" if q is None else f"ffmnet-jpeg-q{q}-ldpc"
