@@ -218,7 +218,12 @@ def run(argv: list[str]) -> int:
                 f"FFMNet {base_path} has {ffmnet.config.num_classes} classes, data {num_classes}"
             )
         jcfg = jscc_preset(a.ratio, ffmnet.config.d_channels)
-        jscc = load_jscc(a.jscc, device=device) if a.jscc else FeatureJSCC(jcfg, device=device)
+        if a.jscc:  # must have been trained on this FFMNet and be of the asked ratio
+            jscc = load_jscc(a.jscc, weights_sha256(base_path), device)
+            if jscc.config.to_dict() != jcfg.to_dict():
+                raise SemcomError(f"--jscc {a.jscc} is not a {a.ratio} JSCC")
+        else:
+            jscc = FeatureJSCC(jcfg, device=device)
         config.update(
             ratio=a.ratio,
             snr_train_db=snr_train,
