@@ -16,6 +16,11 @@ Reading choices where the paper is silent (figures 2-4 are not in the text):
   resize to the D1 grid, concat, 3x3 conv to logits, bilinear upsampling to the input.
 - JSCC downsampling = average pooling with kernel = stride; the decoder's middle width is C/2,
   its upsampling bilinear; IGDN sits after the first decoder conv by default.
+
+Around the model (imported on demand, not here): ``task`` (the ``detseg`` task and its metrics),
+``trainer`` (``semcom-sim train ffmnet``), ``pretrained`` (checkpoint loading and the shipped
+checkpoints in ``checkpoints/``), ``schemes`` (``ffmnet-uncompressed``, ``ffmnet-jscc-*``,
+``ffmnet-jpeg-*-ldpc``) and ``report`` (Table III / Fig. 5 from sweep results).
 """
 
 from semcom_sim.models.ffmnet.boxes import (

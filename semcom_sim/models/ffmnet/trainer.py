@@ -1,0 +1,305 @@
+"""``semcom-sim train ffmnet``: the three training steps of Sec. II-D on detection/segmentation
+scenes, through the shared resumable :class:`semcom_sim.training.Trainer`.
+
+    semcom-sim train ffmnet --stage ffmnet --steps 600 --out runs/ffmnet-tiny
+    semcom-sim train ffmnet --stage jscc --ratio 512x --snr-train 5 --steps 300 \
+        --ffmnet runs/ffmnet-tiny/final --out runs/jscc-512x-snr5
+    semcom-sim train ffmnet --stage e2e --ratio 512x --snr-train 5 --steps 200 \
+        --ffmnet runs/ffmnet-tiny/final --jscc runs/jscc-512x-snr5/final --out runs/e2e-512x-snr5
+
+Stages: ``ffmnet`` (step 1, FFMNet alone, checkpoint kind ``"ffmnet"``), ``jscc`` (step 2, only
+the JSCC is trained and saved, kind ``"ffmnet-jscc"``, with the sha256 of the frozen FFMNet),
+``e2e`` (step 3, everything, kind ``"ffmnet-e2e"``). Every batch is drawn from the Trainer's
+generator: ``--batch-size`` random examples of the train split plus a random horizontal flip
+each, so rerunning the same command resumes exactly. In step 2 the frozen mobile side is
+deterministic, so D1 of each (example, flip) is computed once and cached (shared by the runs of
+one process that use the same FFMNet and train split).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from semcom_sim.checkpoint import load_checkpoint
+from semcom_sim.commands.train import TRAINERS
+from semcom_sim.errors import SemcomError
+from semcom_sim.models.ffmnet.config import JSCC_SETTINGS, ffmnet_preset, jscc_preset
+from semcom_sim.models.ffmnet.jscc import FeatureJSCC, FFMNetJSCC
+from semcom_sim.models.ffmnet.model import FFMNet
+from semcom_sim.models.ffmnet.pretrained import (
+    BASE_NAME,
+    KIND_E2E,
+    KIND_FFMNET,
+    KIND_JSCC,
+    load_ffmnet,
+    load_jscc,
+    packaged,
+    set_threads,
+    weights_sha256,
+)
+from semcom_sim.models.ffmnet.train import (
+    set_requires_grad,
+    train_step_end_to_end,
+    train_step_ffmnet,
+    training_channel,
+)
+
+STAGES = ("ffmnet", "jscc", "e2e")
+# Step 2: D1 of (example, flip) under a frozen FFMNet, shared by the runs of one process.
+_D1_CACHE: dict[tuple, dict[tuple[int, bool], Tensor]] = {}
+KINDS = {"ffmnet": KIND_FFMNET, "jscc": KIND_JSCC, "e2e": KIND_E2E}
+
+
+def parse_snr_train(text: str) -> float | None:
+    """``"noiseless"`` -> None, ``"5"`` -> 5.0 (dB)."""
+    if text.strip().lower() == "noiseless":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SemcomError(
+            f"--snr-train: expected a number in dB or 'noiseless', got {text!r}"
+        ) from None
+
+
+def build_parser():
+    from semcom_sim.cli import _Parser
+
+    p = _Parser(prog="semcom-sim train ffmnet", description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="tiny", help="FFMNet preset: tiny | paper")
+    p.add_argument("--stage", default="ffmnet", choices=STAGES, help="training step 1, 2 or 3")
+    p.add_argument("--ratio", default="512x", help=f"JSCC setting: {', '.join(JSCC_SETTINGS)}")
+    p.add_argument("--snr-train", default="noiseless", help="AWGN SNR in dB, or noiseless")
+    p.add_argument("--steps", type=int, required=True, help="total optimiser steps")
+    p.add_argument("--out", required=True, help="training directory (rerun to resume)")
+    p.add_argument("--seed", type=int, default=0, help="seeds batches, flips, noise, init")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr-decay-at", type=int, default=0, help="step where lr drops 10x (0: never)")
+    p.add_argument("--l1-weight", type=float, default=1.0, help="step 2: weight of L1(D1, D1_hat)")
+    p.add_argument("--train-examples", type=int, default=1000, help="size of the train split")
+    p.add_argument("--ffmnet", default=None, help=f"steps 2-3: FFMNet checkpoint ({BASE_NAME})")
+    p.add_argument("--jscc", default=None, help="step 3: JSCC checkpoint to start from")
+    p.add_argument("--data-dir", default=None, help="real data (coco-detseg) instead of embedded")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def train_data(n: int, seed: int, data_dir: str | None):
+    """The train split: embedded-detseg, or coco-detseg read from ``data_dir``."""
+    from semcom_sim.data import load_dataset
+
+    name = "embedded-detseg" if data_dir is None else "coco-detseg"
+    return load_dataset(name, split="train", n=n, seed=seed, data_dir=data_dir)
+
+
+def draw(data, batch_size: int, generator: torch.Generator) -> tuple[list[int], list[bool]]:
+    """Random example indices (with replacement) and horizontal flips for one batch."""
+    idx = torch.randint(0, len(data), (batch_size,), generator=generator).tolist()
+    flips = (torch.rand(batch_size, generator=generator) < 0.5).tolist()
+    return idx, flips
+
+
+def make_batch(data, idx: list[int], flips: list[bool], device=None) -> tuple[Tensor, dict]:
+    """Images ``[B, 3, S, S]`` and FFMNet targets for the examples ``idx`` (flipped where asked)."""
+    f = data.fields
+    images, masks, boxes = [], [], []
+    for i, flip in zip(idx, flips, strict=True):
+        im, m, b = f["image"][i], f["mask"][i], f["boxes"][i].to(torch.float32).reshape(-1, 4)
+        if flip:
+            w = im.shape[-1]
+            im, m = im.flip(-1), m.flip(-1)
+            b = torch.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], dim=1)
+        images.append(im)
+        masks.append(m)
+        boxes.append(b.to(device))
+    targets = {
+        "boxes": boxes,
+        "labels": [f["box_labels"][i].to(torch.int64).to(device) for i in idx],
+        "masks": torch.stack(masks).to(torch.int64).to(device),
+    }
+    return torch.stack(images).to(device), targets
+
+
+def jscc_step(
+    ffmnet: FFMNet,
+    jscc: FeatureJSCC,
+    optimizer: torch.optim.Optimizer,
+    d1: Tensor,
+    image_size: tuple[int, int],
+    targets: dict,
+    channel,
+    snr_db: float | None,
+    generator: torch.Generator,
+    l1_weight: float,
+) -> dict[str, float]:
+    """Step 2 from a precomputed D1 (same loss as :func:`train.train_step_jscc`)."""
+    jscc.train()
+    tx = jscc(d1, channel, snr_db, generator)
+    out = ffmnet.from_d1(tx["d1_hat"], image_size)
+    losses = ffmnet.loss(out, targets)
+    losses["l1"] = F.l1_loss(tx["d1_hat"], d1)
+    losses["task"] = losses["loss"]
+    losses["loss"] = l1_weight * losses["l1"] + losses["task"]
+    optimizer.zero_grad(set_to_none=True)
+    if not torch.isfinite(losses["loss"]):
+        raise FloatingPointError(f"non-finite training loss {losses['loss'].item()}")
+    losses["loss"].backward()
+    optimizer.step()
+    return {k: float(v.detach()) for k, v in losses.items()}
+
+
+def _check_resume(out: Path, kind: str, config: dict) -> None:
+    """A training directory may only be resumed with the same configuration (steps aside)."""
+    if not (out / "last").exists():
+        return
+    _, old, _ = load_checkpoint(out / "last", kind=kind)
+    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k != "steps"}
+    theirs = {k: v for k, v in old.items() if k != "steps"}
+    if mine != theirs:
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise SemcomError(
+            f"--out {out} holds a run with another configuration (differs in {', '.join(diff)}); "
+            "use a new --out"
+        )
+
+
+def run(argv: list[str]) -> int:
+    """Entry point of ``semcom-sim train ffmnet`` (registered in the trainer registry)."""
+    from semcom_sim.cli import check_writable_dir
+    from semcom_sim.training import Trainer
+
+    a = build_parser().parse_args(argv)
+    for name in ("steps", "batch_size", "train_examples", "checkpoint_every", "log_every"):
+        if getattr(a, name) < 1:
+            raise SemcomError(f"--{name.replace('_', '-')} must be >= 1")
+    if a.lr <= 0 or a.lr_decay_at < 0 or a.l1_weight < 0:
+        raise SemcomError("--lr must be > 0, --lr-decay-at and --l1-weight >= 0")
+    if a.stage != "ffmnet" and a.ratio not in JSCC_SETTINGS:
+        raise SemcomError(f"unknown --ratio {a.ratio!r}; known: {', '.join(JSCC_SETTINGS)}")
+    snr_train = parse_snr_train(a.snr_train)
+    set_threads(a.threads)
+    device = torch.device(a.device)
+    out = check_writable_dir(a.out)
+    torch.manual_seed(a.seed)
+    data = train_data(a.train_examples, a.seed, a.data_dir)
+    num_classes = int(data.meta["num_classes"]) - 1
+    config: dict = {
+        "stage": a.stage,
+        "preset": a.preset,
+        "steps": a.steps,
+        "seed": a.seed,
+        "batch_size": a.batch_size,
+        "lr": a.lr,
+        "lr_decay_at": a.lr_decay_at,
+        "train_data": {"name": data.name, "n": len(data), "seed": a.seed},
+    }
+    if a.stage == "ffmnet":
+        cfg = ffmnet_preset(a.preset, num_classes=num_classes)
+        config["ffmnet"] = cfg.to_dict()
+        model = FFMNet(cfg, device=device)
+        trained: torch.nn.Module = model
+        params = model.parameters()
+    else:
+        base_path = Path(a.ffmnet) if a.ffmnet else packaged(BASE_NAME)
+        ffmnet = load_ffmnet(base_path, device)
+        if ffmnet.config.num_classes != num_classes:
+            raise SemcomError(
+                f"FFMNet {base_path} has {ffmnet.config.num_classes} classes, data {num_classes}"
+            )
+        jcfg = jscc_preset(a.ratio, ffmnet.config.d_channels)
+        if a.jscc:  # must have been trained on this FFMNet and be of the asked ratio
+            jscc = load_jscc(a.jscc, weights_sha256(base_path), device)
+            if jscc.config.to_dict() != jcfg.to_dict():
+                raise SemcomError(f"--jscc {a.jscc} is not a {a.ratio} JSCC")
+        else:
+            jscc = FeatureJSCC(jcfg, device=device)
+        config.update(
+            ratio=a.ratio,
+            snr_train_db=snr_train,
+            ffmnet=ffmnet.config.to_dict(),
+            jscc=jscc.config.to_dict(),
+            base_sha256=weights_sha256(base_path),
+        )
+        if a.stage == "jscc":
+            config["l1_weight"] = a.l1_weight
+            set_requires_grad(ffmnet, False)
+            trained, params = jscc, jscc.parameters()
+        else:
+            model = FFMNetJSCC(ffmnet, jscc)
+            trained, params = model, model.parameters()
+    kind = KINDS[a.stage]
+    _check_resume(out, kind, config)
+    optimizer = torch.optim.Adam(params, lr=a.lr)
+    channel, snr_db = training_channel(snr_train)
+    size = tuple(data.fields["image"].shape[-2:])
+    cache = _D1_CACHE.setdefault(
+        (config.get("base_sha256"), data.name, len(data), a.seed, a.data_dir, str(device)), {}
+    )
+
+    def d1_of(idx: list[int], flips: list[bool]) -> Tensor:
+        missing = [(i, f) for i, f in zip(idx, flips, strict=True) if (i, f) not in cache]
+        if missing:
+            images, _ = make_batch(data, [i for i, _ in missing], [f for _, f in missing], device)
+            with torch.no_grad():
+                for key, d in zip(missing, ffmnet.extract(images), strict=True):
+                    cache[key] = d
+        return torch.stack([cache[(i, f)] for i, f in zip(idx, flips, strict=True)])
+
+    def step_fn(step: int, g: torch.Generator) -> dict[str, float]:
+        lr = a.lr * (0.1 if a.lr_decay_at and step >= a.lr_decay_at else 1.0)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        idx, flips = draw(data, a.batch_size, g)
+        if a.stage == "jscc":
+            _, targets = make_batch(data, idx, flips, device)
+            return jscc_step(
+                ffmnet,
+                jscc,
+                optimizer,
+                d1_of(idx, flips),
+                size,
+                targets,
+                channel,
+                snr_db,
+                g,
+                a.l1_weight,
+            )
+        images, targets = make_batch(data, idx, flips, device)
+        if a.stage == "ffmnet":
+            return train_step_ffmnet(model, optimizer, images, targets)
+        return train_step_end_to_end(model, optimizer, images, targets, channel, snr_db, g)
+
+    trainer = Trainer(
+        trained,
+        optimizer,
+        step_fn,
+        out,
+        kind,
+        config,
+        a.steps,
+        checkpoint_every=a.checkpoint_every,
+        log_every=a.log_every,
+        seed=a.seed,
+        quiet=a.quiet,
+    )
+    final = trainer.run()
+    if not a.quiet:
+        print(f"final checkpoint: {final}", file=sys.stderr)
+    return 0
+
+
+@TRAINERS.register("ffmnet", "FFMNet + feature JSCC (steps 1-3 of Sec. II-D), detseg scenes")
+def _trainer():
+    """The registry builds trainers without arguments; the result is called with argv."""
+    return run
