@@ -13,7 +13,20 @@ import pytest
 
 from semcom_sim.cli import main
 
-SMALL = ["sweep", "--snr", "-3,9", "--samples", "4", "--batch-size", "4", "--quiet"]
+SMALL = [
+    "sweep",
+    "--snr",
+    "-3,9",
+    "--samples",
+    "4",
+    "--batch-size",
+    "4",
+    "--quiet",
+    "--schemes",
+    "jpeg-ldpc,utf8-turbo",
+    "--tasks",
+    "image-reconstruction,text-reconstruction",
+]
 
 
 @pytest.mark.parametrize(

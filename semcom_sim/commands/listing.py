@@ -8,10 +8,15 @@ import argparse
 def cmd_list(args: argparse.Namespace) -> int:
     from semcom_sim.catalog import load_catalog
     from semcom_sim.channel import CHANNELS
-    from semcom_sim.commands.train import TRAINERS
+    from semcom_sim.commands.train import load_trainers
 
     schemes, tasks = load_catalog()
-    sections = {"schemes": schemes, "tasks": tasks, "channels": CHANNELS, "trainers": TRAINERS}
+    sections = {
+        "schemes": schemes,
+        "tasks": tasks,
+        "channels": CHANNELS,
+        "trainers": load_trainers(),
+    }
     for title, reg in sections.items():
         if args.what not in ("all", title):
             continue

@@ -1,7 +1,8 @@
 """``semcom-sim train MODEL [options]``: dispatch to a model package's trainer.
 
-A trainer is registered as ``TRAINERS.register("name")(fn)`` where ``fn(argv: list[str]) -> int``
-parses its own options (with :class:`semcom_sim.cli._Parser` so bad input is a one-line error)
+A trainer is registered as a zero-argument factory returning the entry point,
+``TRAINERS.register("name")(lambda: fn)``, where ``fn(argv: list[str]) -> int`` parses its own
+options (with :class:`semcom_sim.cli._Parser` so bad input is a one-line error)
 and uses :class:`semcom_sim.training.Trainer`. Model packages register their trainers in the
 modules listed in :func:`load_trainers`.
 """
