@@ -160,6 +160,8 @@ def test_sigkill_loses_at_most_the_point_in_flight(tmp_path):
         "--no-plot",
         "--tasks",
         "image-reconstruction",
+        "--schemes",
+        "jpeg-ldpc",
     ]
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "semcom_sim.cli", *argv, "--out", str(killed)]
