@@ -41,7 +41,9 @@ def _register(name: str, help: str, **kwargs) -> None:
         return family_scheme(name=name, device=device, decoder=decoder, **kwargs)
 
     factory.__name__ = name
-    SCHEMES.register(name, help)(factory)
+    # The single-MCS staircase is left out of the default sweep (the envelope runs every MCS).
+    tags = ("variant",) if kwargs.get("kind") == "mcs" else ()
+    SCHEMES.register(name, help, tags=tags)(factory)
 
 
 for _fam in FAMILIES.values():
@@ -76,7 +78,9 @@ for _fam in FAMILIES.values():
     )
 
 for _q in JPEG_QUALITIES:
-    SCHEMES.register(f"jpeg-q{_q}-ldpc", f"JPEG q{_q} (shared tables) + ldpc-1/2-qpsk")(
+    SCHEMES.register(
+        f"jpeg-q{_q}-ldpc", f"JPEG q{_q} (shared tables) + ldpc-1/2-qpsk", tags=("variant",)
+    )(
         lambda device="cpu", decoder="auto", _q=_q: family_scheme(
             "jpeg",
             codec=JPEGCodec(quality=_q),

@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sweep", help="simulate metric vs SNR for schemes x tasks, store, plot")
     s.add_argument("--snr", default="-6:18", help="start:stop[:step] dB (inclusive) or a,b,c")
-    s.add_argument("--schemes", default="all", help="comma list of scheme names, or all")
+    s.add_argument(
+        "--schemes",
+        default="default",
+        help="comma list of scheme names; default (all but single-MCS/quality variants) or all",
+    )
     s.add_argument("--tasks", default="all", help="comma list of task names, or all")
     s.add_argument("--channel", default="awgn", help="awgn | rayleigh | mimo")
     s.add_argument("--nt", type=int, default=2, help="MIMO transmit antennas")

@@ -21,20 +21,33 @@ class Registry(Generic[T]):
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
         self._help: dict[str, str] = {}
+        self._tags: dict[str, frozenset[str]] = {}
 
-    def register(self, name: str, help: str = "") -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(
+        self, name: str, help: str = "", tags: tuple[str, ...] = ()
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator registering ``factory`` under ``name`` with optional ``tags``.
+
+        Tags group entries, e.g. ``"variant"`` marks schemes left out of the default sweep.
+        """
+
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._factories:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._factories[name] = factory
             doc = (factory.__doc__ or "").strip().splitlines()
             self._help[name] = help or (doc[0] if doc else "")
+            self._tags[name] = frozenset(tags)
             return factory
 
         return deco
 
-    def names(self) -> list[str]:
-        return sorted(self._factories)
+    def names(self, exclude_tag: str | None = None) -> list[str]:
+        """Sorted names, optionally without those carrying ``exclude_tag``."""
+        return sorted(n for n in self._factories if exclude_tag not in self._tags[n])
+
+    def tags(self, name: str) -> frozenset[str]:
+        return self._tags[self.check(name)]
 
     def help(self, name: str) -> str:
         return self._help[self.check(name)]

@@ -23,7 +23,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{title}:")
         width = max((len(n) for n in reg.names()), default=0)
         for name in reg.names():
-            print(f"  {name.ljust(width)}  {reg.help(name)}")
+            mark = " [variant]" if "variant" in reg.tags(name) else ""
+            print(f"  {name.ljust(width)}  {reg.help(name)}{mark}")
     return 0
 
 

@@ -17,6 +17,8 @@ DEFAULT_BATCH = 64
 def _names(text: str, registry, what: str) -> list[str]:
     if text.strip() == "all":
         return registry.names()
+    if text.strip() == "default":
+        return registry.names(exclude_tag="variant")
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
         raise SemcomError(f"no {what} given")

@@ -278,7 +278,12 @@ def _register() -> None:
         def make(device="cpu", decoder="auto", _n=name, _f=folder):
             return JSCCScheme(_n, checkpoint_dir() / _f, _base(), False, device)
 
-        SCHEMES.register(name, f"FFMNet + deep JSCC {ratio}, trained {trained}")(make)
+        headline = ratio == "512x" and not e2e
+        SCHEMES.register(
+            name,
+            f"FFMNet + deep JSCC {ratio}, trained {trained}",
+            tags=() if headline else ("variant",),
+        )(make)
         if train.startswith("noiseless"):
             ref = f"ffmnet-jscc-{ratio}-" + ("e2e-ref" if e2e else "ref")
 
@@ -286,7 +291,9 @@ def _register() -> None:
                 return JSCCScheme(_n, checkpoint_dir() / _f, _base(), True, device)
 
             SCHEMES.register(
-                ref, f"FFMNet + deep JSCC {ratio}, trained {trained}, tested without noise"
+                ref,
+                f"FFMNet + deep JSCC {ratio}, trained {trained}, tested without noise",
+                tags=() if headline else ("variant",),
             )(make_ref)
     for q in (None, *JPEG_QUALITIES):
         name = "ffmnet-jpeg-ldpc" if q is None else f"ffmnet-jpeg-q{q}-ldpc"
@@ -296,7 +303,9 @@ def _register() -> None:
             return JPEGLDPCScheme(_n, _q, _base(), device, decoder)
 
         SCHEMES.register(
-            name, f"FFMNet D1: 8-bit + feature JPEG q{quality} + LDPC R=1/2 QPSK (separate)"
+            name,
+            f"FFMNet D1: 8-bit + feature JPEG q{quality} + LDPC R=1/2 QPSK (separate)",
+            tags=() if q is None else ("variant",),
         )(make_sep)
 
 
