@@ -187,7 +187,7 @@ def decode_blocks(
     idx_t1,
     idx_t2,
     max_halves,
-    early_stop,
+    stop_halves,
     scale,
     clip,
     llr_max,
@@ -199,7 +199,8 @@ def decode_blocks(
     mode: MAXLOG or LOGMAP. perm: [k] int64 interleaver (decoder 2's step t sees info bit
     perm[t]). idx_*: input position of each systematic / parity-1 / parity-2 LLR ([k]) and of
     the tail LLRs of encoder 1 / 2 ([3, 2]: systematic, parity), -1 where punctured.
-    max_halves: 2 * num_iter. early_stop: stop a block when its hard decisions repeat.
+    max_halves: 2 * num_iter. stop_halves: stop a block once its hard decisions went unchanged
+    through this many half-iterations in a row (0: never stop early).
     out_bits: [B, k] uint8. out_iters: [B] int32 iterations run (half-iterations rounded up).
     """
     k = perm.shape[0]
@@ -216,6 +217,7 @@ def decode_blocks(
     fresh = np.zeros(NW, dtype=np.bool_)
     lane_blk = np.full(NW, -1, dtype=np.int64)
     lane_half = np.zeros(NW, dtype=np.int32)
+    stable = np.zeros(NW, dtype=np.int32)  # half-iterations in a row without a change
     nxt = b0
     active = 0
     for w in range(NW):
@@ -230,7 +232,7 @@ def decode_blocks(
     half = 0
     while active > 0:
         for w in range(NW):
-            changed[w] = fresh[w] or not early_stop
+            changed[w] = fresh[w]
             fresh[w] = False
         if half == 0:
             _half_iteration(mode, rec1, nat, idx1, alpha, beta, changed, scale, clip)
@@ -242,11 +244,13 @@ def decode_blocks(
             if blk < 0:
                 continue
             lane_half[w] += 1
-            if not changed[w] or lane_half[w] >= max_halves:
+            stable[w] = 0 if changed[w] else stable[w] + 1
+            if (stop_halves > 0 and stable[w] >= stop_halves) or lane_half[w] >= max_halves:
                 for i in range(k):
                     out_bits[blk, i] = np.uint8(nat[i * 2 * NW + NW + w] > 0)
                 out_iters[blk] = (lane_half[w] + 1) // 2
                 lane_half[w] = 0
+                stable[w] = 0
                 if nxt < b1:
                     _load_lane(
                         w,

@@ -14,6 +14,7 @@ from semcom_sim.link.fastdec._turbo_kernel import LOGMAP, MAXLOG, NW, decode_blo
 LTE_GEN_POLY = ("1011", "1101")  # (13, 15) octal: feedback 1 + D^2 + D^3, parity 1 + D + D^3
 ALGORITHMS = {"maxlog": MAXLOG, "log-map": LOGMAP}
 DEFAULT_SCALE = {"maxlog": 0.75, "log-map": 1.0}
+STOP_HALVES = 2  # early stop: hard decisions unchanged through this many half-iterations
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class FastTurboDecoder:
         self.scale = float(DEFAULT_SCALE[algorithm] if scale is None else scale)
         self.llr_max = float(llr_max)
         self.early_stop = bool(early_stop)
+        self.stop_halves = STOP_HALVES
         self._layouts: dict[int, TurboLayout] = {}
         self.last_num_iter = np.zeros(0, dtype=np.int32)
 
@@ -151,7 +153,7 @@ class FastTurboDecoder:
                     lay.idx_t1,
                     lay.idx_t2,
                     2 * self.num_iter,
-                    self.early_stop,
+                    self.stop_halves if self.early_stop else 0,
                     np.float32(self.scale),
                     np.float32(self.llr_max),
                     np.float32(self.llr_max),
