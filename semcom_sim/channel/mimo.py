@@ -78,7 +78,7 @@ class MIMORayleigh(Channel):
         s = torch.nn.functional.pad(x, (0, uses * nt - n)).reshape(b, uses, nt)
         blocks = -(-uses // self.coherence_uses)
         h = complex_gaussian((b, blocks, nr, nt), generator, x.device)
-        h = h.repeat_interleave(self.coherence_uses, dim=1)[:, :uses]
+        h = h[:, torch.arange(uses, device=x.device) // self.coherence_uses]
         no_u = no[:, None].expand(b, uses)
         noise = complex_noise((b, uses, nr), no_u[..., None], generator, x.device)
         y = (h @ (s / nt**0.5).unsqueeze(-1)).squeeze(-1) + noise

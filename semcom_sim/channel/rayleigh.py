@@ -14,7 +14,7 @@ def block_gains(
     """Per-symbol gains ``[B, n]``: one CN(0, 1) draw per block of ``coherence_symbols``."""
     num_blocks = -(-n // coherence_symbols)
     h = complex_gaussian((batch, num_blocks), generator, device)
-    return h.repeat_interleave(coherence_symbols, dim=1)[:, :n]
+    return h[:, torch.arange(n, device=device) // coherence_symbols]
 
 
 class RayleighBlockFading(Channel):
