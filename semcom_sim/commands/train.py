@@ -17,6 +17,8 @@ TRAINERS: Registry = Registry("trainer")
 
 def load_trainers() -> Registry:
     """Import the modules that register trainers."""
+    import semcom_sim.models.udeepsc.trainers  # noqa: F401
+
     return TRAINERS
 
 
