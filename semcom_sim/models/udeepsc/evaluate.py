@@ -9,9 +9,11 @@ AWGN, -6:18 dB), ``OUT/summary.json``, ``OUT/targets.csv``, ``OUT/per_snr.csv`` 
 1. per task, U-DeepSC vs T-DeepSC at 12 dB (relative gap of the primary metric; target 10 %);
 2. stored parameters of U-DeepSC vs the sum of the six T-DeepSCs (target <= 40 %);
 3. mean transmitted symbols per task vs SNR (target: non-increasing);
-4. mean exit layer vs SNR at the checkpoint's ``delta_e`` (target: non-increasing);
-5. certainty at the exit layer for correct vs wrong predictions (target: higher when correct);
-   for the reconstruction tasks, its rank correlation with per-example quality.
+4. mean exit layer vs SNR at the checkpoint's ``delta_e`` (target: non-increasing), and at
+   other ``delta_e`` from full decoder passes;
+5. certainty at the exit layer for correct vs wrong predictions (target: higher when correct),
+   U-DeepSC and T-DeepSC; for the reconstruction tasks, its rank correlation with per-example
+   quality.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ SCHEMES = ("udeepsc", "tdeepsc", "upper-bound")
 TASKS = tuple(MODEL_TASK)
 COMPARE_SNR_DB = 12.0
 CERTAINTY_SNRS_DB = (0.0, 6.0, 12.0)
+GRID_DB = [-6.0, -3.0, 0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0]
+EXIT_THRESHOLDS = (0.5, 0.7, 0.9)
 
 
 def parameter_counts() -> dict:
@@ -86,6 +90,10 @@ def _auroc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else math.nan
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     ra, rb = a.argsort().argsort().astype(float), b.argsort().argsort().astype(float)
     if ra.std() == 0 or rb.std() == 0:
@@ -123,8 +131,8 @@ def certainty_study(samples: int, seed: int, variant: str = "udeepsc") -> dict:
             row.update(
                 measure="per-example PSNR (dB)" if name == "image-reconstruction" else "token acc.",
                 spearman=_spearman(c, q),
-                certainty_top_half=float(c[q >= np.median(q)].mean()),
-                certainty_bottom_half=float(c[q < np.median(q)].mean()),
+                certainty_top_half=_mean(c[q >= np.median(q)]),
+                certainty_bottom_half=_mean(c[q < np.median(q)]),
             )
         else:
             ok = q > 0.5
@@ -136,6 +144,40 @@ def certainty_study(samples: int, seed: int, variant: str = "udeepsc") -> dict:
                 certainty_wrong=float(c[~ok].mean()) if (~ok).any() else math.nan,
                 auroc=_auroc(c[ok], c[~ok]),
             )
+        res[name] = row
+    return res
+
+
+def exit_layer_study(samples: int, seed: int, variant: str, thresholds=EXIT_THRESHOLDS) -> dict:
+    """Mean exit layer per SNR of the sweep grid for several ``delta_e``, from the per-layer
+    certainties of full decoder passes (the exit decisions do not depend on layer skipping)."""
+    from semcom_sim.catalog import load_catalog
+    from semcom_sim.channel import AWGN
+    from semcom_sim.sim.engine import point_seed
+
+    _, tasks = load_catalog()
+    scheme = DeepSCScheme(variant)
+    res = {}
+    for name in TASKS:
+        task = tasks.create(name)
+        data = task.load(samples, point_seed(seed, "data", name))
+        scheme.prepare(task, torch.device("cpu"))
+        gen = torch.Generator().manual_seed(point_seed(seed, "exit", name))
+        certs = []
+        for batch in data.batches(64):
+            snr = torch.tensor(GRID_DB).repeat_interleave(len(batch))
+            with torch.no_grad():
+                _, out = scheme.forward(
+                    batch.fields, AWGN(), snr, gen, repeats=len(GRID_DB), early_exit=False
+                )
+            certs.append(out["certainty"].unflatten(0, (len(GRID_DB), len(batch))))
+        c = torch.cat(certs, dim=1)  # [SNR, examples, layers]
+        depth = c.shape[-1]
+        row = {}
+        for th in thresholds:
+            above = c > th
+            first = torch.where(above.any(-1), above.float().argmax(-1) + 1, depth)
+            row[f"{th:g}"] = first.float().mean(dim=1).tolist()
         res[name] = row
     return res
 
@@ -310,33 +352,54 @@ def _report(s: dict) -> str:
                 + " | ".join(f"{v:.2f}" for v in vals)
                 + f" | {'yes' if ok else 'no'} |"
             )
+    ex = s.get("exit_layer_by_threshold")
+    if ex:
+        md += [
+            "",
+            f"Mean exit layer at other delta_e ({ex['examples']} examples per task, full decoder "
+            "passes, same exit rule):",
+            "",
+            "| task | model | delta_e | " + " | ".join(f"{x:g} dB" for x in ex["snr_db"]) + " |",
+            "|---|---|---|" + "---|" * len(ex["snr_db"]),
+        ]
+        for v in ("udeepsc", "tdeepsc"):
+            for name, row in ex[v].items():
+                for th, vals in row.items():
+                    md.append(
+                        f"| {name} | {v} | {th} | " + " | ".join(f"{x:.2f}" for x in vals) + " |"
+                    )
     md += [
         "",
-        "## 5. Certainty at the exit layer (U-DeepSC, AWGN "
+        "## 5. Certainty at the exit layer vs correctness (AWGN "
         + ", ".join(f"{x:g}" for x in CERTAINTY_SNRS_DB)
-        + " dB pooled)",
+        + " dB pooled; target: higher when correct)",
         "",
-        "| task | correct (n) | wrong (n) | certainty correct | certainty wrong | AUROC | met |",
-        "|---|---|---|---|---|---|---|",
+        "| task | model | correct (n) | wrong (n) | certainty correct | certainty wrong | AUROC "
+        "| met |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, c in s["certainty"].items():
-        if c["measure"] == "correct":
-            met = c["certainty_correct"] > c["certainty_wrong"]
-            md.append(
-                f"| {name} | {c['correct']} | {c['wrong']} | {_fmt(c['certainty_correct'])} | "
-                f"{_fmt(c['certainty_wrong'])} | {_fmt(c['auroc'])} | {'yes' if met else 'no'} |"
-            )
+    for v, rows in s["certainty"].items():
+        for name, c in rows.items():
+            if c["measure"] == "correct":
+                met = c["certainty_correct"] > c["certainty_wrong"]
+                md.append(
+                    f"| {name} | {v} | {c['correct']} | {c['wrong']} | "
+                    f"{_fmt(c['certainty_correct'])} | {_fmt(c['certainty_wrong'])} | "
+                    f"{_fmt(c['auroc'])} | {'yes' if met else 'no'} |"
+                )
     md += [
         "",
-        "| task | quality | Spearman(certainty, quality) | certainty top half | bottom half |",
-        "|---|---|---|---|---|",
+        "| task | model | quality | Spearman(certainty, quality) | certainty top half | "
+        "bottom half |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, c in s["certainty"].items():
-        if c["measure"] != "correct":
-            md.append(
-                f"| {name} | {c['measure']} | {_fmt(c['spearman'])} | "
-                f"{_fmt(c['certainty_top_half'])} | {_fmt(c['certainty_bottom_half'])} |"
-            )
+    for v, rows in s["certainty"].items():
+        for name, c in rows.items():
+            if c["measure"] != "correct":
+                md.append(
+                    f"| {name} | {v} | {c['measure']} | {_fmt(c['spearman'])} | "
+                    f"{_fmt(c['certainty_top_half'])} | {_fmt(c['certainty_bottom_half'])} |"
+                )
     return "\n".join(md) + "\n"
 
 
@@ -357,8 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     primary = {n: tasks.create(n).primary_metric for n in TASKS}
     recs = run_sweep(out / "sweep", args.samples, args.seed)
     params = parameter_counts()
-    certainty = certainty_study(args.samples, args.seed)
+    certainty = {v: certainty_study(args.samples, args.seed, v) for v in ("udeepsc", "tdeepsc")}
+    n_exit = min(args.samples, 200)
+    exits = {v: exit_layer_study(n_exit, args.seed, v) for v in ("udeepsc", "tdeepsc")}
     summary = summarise(recs, params, certainty, primary)
+    summary["exit_layer_by_threshold"] = {"examples": n_exit, "snr_db": GRID_DB, **exits}
     write_outputs(out, summary, recs, argv, time.perf_counter() - t0)
     print((out / "report.md").read_text())
     return 0
