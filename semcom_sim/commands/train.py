@@ -19,6 +19,7 @@ TRAINERS: Registry = Registry("trainer")
 def load_trainers() -> Registry:
     """Import the modules that register trainers."""
     import semcom_sim.models.ffmnet.trainer  # noqa: F401
+    import semcom_sim.models.udeepsc.trainers  # noqa: F401
 
     return TRAINERS
 

@@ -20,6 +20,16 @@ class UDeepSCConfig:
     the transmitters, sub-codebooks, queries and heads that task needs are built).
     ``*_select_after`` lists the (1-based) encoder layers followed by a selection module (Sec.
     IV-B: "for a 4-layer channel encoder, feature selection at the 2nd and 4th layers").
+    ``image_stem`` is how image patches become tokens: ``"patch"`` (one linear projection per
+    patch, ViT and the paper) or ``"conv"`` (a small convolutional stem of 3x3 convolutions, one
+    stride-2 step per factor 2 of ``patch_size``; Xiao et al. 2021, "Early convolutions help
+    transformers see better"). ``image_standardize`` appends the image standardised per channel
+    (zero mean, unit spread) to its RGB channels. Both are on in the tiny preset: measured on
+    shapes32 (random colours on textured backgrounds), a 2-layer, 32-wide patch ViT stays at
+    chance after 800 steps of 32 images, the conv stem with standardised input reaches 44-58 %.
+    ``codebook_normalize`` uses unit-norm codewords and sub-vectors, ``codebook_restart`` moves
+    unused codewords onto encoder outputs during training (see
+    :mod:`~semcom_sim.models.udeepsc.codebook`; both on in the tiny preset, off in ``paper``).
     """
 
     tasks: tuple[str, ...] = ALL_TASKS
@@ -31,6 +41,8 @@ class UDeepSCConfig:
     image_depth: int = 2
     image_heads: int = 2
     image_select_after: tuple[int, ...] = (1, 2)
+    image_stem: str = "conv"
+    image_standardize: bool = True
     # text transmitter
     vocab_size: int = 64
     text_max_len: int = 12
@@ -64,6 +76,8 @@ class UDeepSCConfig:
     num_bits_per_symbol: int = 4
     index_decoding: str = "hard"
     beta: float = 0.25
+    codebook_normalize: bool = True
+    codebook_restart: bool = True
     # unified receiver (Sec. II-C, II-D)
     decoder_dim: int = 32
     decoder_depth: int = 3
@@ -166,6 +180,10 @@ class UDeepSCConfig:
             raise SemcomError(f"tasks repeated: {self.tasks}")
         if self.image_size % self.patch_size:
             raise SemcomError("image_size must be a multiple of patch_size")
+        if self.image_stem not in ("patch", "conv"):
+            raise UnknownNameError(f"unknown image_stem {self.image_stem!r}; known: patch, conv")
+        if self.image_stem == "conv" and self.patch_size & (self.patch_size - 1):
+            raise SemcomError("image_stem 'conv' needs a power-of-two patch_size")
         for m in MODALITIES:
             dim, depth, heads, sel = self.encoder_dims(m)
             if dim % heads:
@@ -247,6 +265,8 @@ def paper_config(**overrides: Any) -> UDeepSCConfig:
         image_depth=4,
         image_heads=8,
         image_select_after=(2, 4),
+        image_stem="patch",
+        image_standardize=False,
         vocab_size=30522,
         text_max_len=66,
         text_dim=512,
@@ -266,6 +286,8 @@ def paper_config(**overrides: Any) -> UDeepSCConfig:
         codewords_per_feature=8,
         codebook_sizes={"image": 256, "text": 256, "speech": 256},
         num_bits_per_symbol=4,
+        codebook_normalize=False,
+        codebook_restart=False,
         decoder_dim=384,
         decoder_depth=8,
         decoder_heads=8,

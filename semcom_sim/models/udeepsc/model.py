@@ -62,6 +62,7 @@ class UDeepSC(nn.Module):
         audio: Tensor | None = None,
         exit_threshold: float | None = None,
         early_exit: bool = True,
+        repeats: int = 1,
     ) -> dict:
         """Run one task end to end (inputs as in :mod:`semcom_sim.models.udeepsc.tasks`).
 
@@ -77,6 +78,10 @@ class UDeepSC(nn.Module):
                 i.e. always the last layer); training mode always reports the last layer.
             early_exit: eval mode: skip the remaining decoder layers once every example has
                 exited (``False`` runs all layers, e.g. to study thresholds afterwards).
+            repeats: ``R`` > 1 evaluates the ``B0`` given inputs at ``R`` SNRs in one pass:
+                ``snr_db`` is ``[R * B0]`` in SNR-major order and every output has ``R * B0``
+                rows; the SNR-independent part of the transmitters (embedding and the layers
+                before the first selection module) runs once per input, not once per SNR.
 
         Returns:
             dict with ``output`` (also under ``logits`` or ``recon``), ``exit_outputs`` (list per
@@ -99,12 +104,14 @@ class UDeepSC(nn.Module):
             raise SemcomError(
                 f"task {task!r} takes inputs {names}; missing {missing}, unexpected {extra}"
             )
-        b = inputs[names[0]].shape[0]
+        if repeats < 1:
+            raise SemcomError(f"repeats must be >= 1, got {repeats}")
+        b = inputs[names[0]].shape[0] * repeats
         device = next(self.parameters()).device
         snr = broadcast_snr(snr_db, b, device=device)
         log_no = -snr / 10.0
         sent: dict[str, TransmitterOutput] = {
-            m: self.transmitters[m](inputs[k], task, log_no, generator)
+            m: self.transmitters[m](inputs[k], task, log_no, generator, repeats)
             for m, k in zip(spec.modalities, names, strict=True)
         }
         link = self.link(sent, snr, channel, generator)
@@ -150,6 +157,13 @@ class UDeepSC(nn.Module):
             loss_rate=l_rate,
         )
         return out
+
+    def after_step(self, generator: torch.Generator | None = None) -> int:
+        """Housekeeping after an optimiser step: dead-codeword restarts and unit-norm projection
+        of the codebook (``config.codebook_restart`` / ``codebook_normalize``); returns the
+        number of codewords moved."""
+        codebook = getattr(self.link, "codebook", None)
+        return 0 if codebook is None else codebook.maintain(generator)
 
 
 def build_udeepsc(preset: str = "tiny", tasks=None, device=None, **overrides) -> UDeepSC:

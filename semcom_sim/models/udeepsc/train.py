@@ -60,7 +60,8 @@ def training_step(
         snr_db: one value for both tasks (or ``[B]`` per example); ``None`` samples one value
             uniformly from ``model.config.train_snr_db`` with ``generator``.
         channel: a channel, a ``CHANNELS`` name, or ``None`` (noiseless).
-        optimizer: if given, also runs ``zero_grad``, ``backward`` and ``step``.
+        optimizer: if given, also runs ``zero_grad``, ``backward``, ``step`` and
+            :meth:`UDeepSC.after_step` (codebook restarts).
 
     Returns:
         dict of scalar tensors: ``loss`` (the total, with graph unless an optimizer ran),
@@ -98,6 +99,7 @@ def training_step(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        model.after_step(generator)
         loss = loss.detach()
     return {
         "loss": loss,

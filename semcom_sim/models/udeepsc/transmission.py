@@ -73,7 +73,12 @@ class FeatureLink(nn.Module):
         self.group_dim = cfg.feature_dim // cfg.codewords_per_feature
         if self.digital:
             self.codebook = UnifiedCodebook(
-                cfg.codebook_sizes, self.group_dim, cfg.modalities, device=device
+                cfg.codebook_sizes,
+                self.group_dim,
+                cfg.modalities,
+                device=device,
+                normalize=cfg.codebook_normalize,
+                restart=cfg.codebook_restart,
             )
             for m in cfg.modalities:
                 table = index_symbol_table(cfg.bits_per_index(m), cfg.num_bits_per_symbol)
@@ -99,15 +104,20 @@ class FeatureLink(nn.Module):
         g, d = self.cfg.codewords_per_feature, self.group_dim
         xs, keeps, parts, losses, indices, z_groups = [], [], [], [], {}, {}
         for m, out in sent.items():
-            z = out.features.unflatten(-1, (g, d))  # [B, N, G, d]
+            raw = out.features.unflatten(-1, (g, d))  # [B, N, G, d]
+            # normalised codes: unit sub-vectors are quantised (eq. 12 on them); the decoder's
+            # gradient is still copied to the encoder output itself (straight-through)
+            z = nn.functional.normalize(raw, dim=-1) if self.cfg.codebook_normalize else raw
             weight = out.mask.detach()[..., None].expand(z.shape[:-1])
             idx, e = self.codebook.quantize(z, m)
+            if self.training and self.codebook.restart:
+                self.codebook.track_usage(m, idx, z, weight)
             losses.append(codebook_loss(z, e, self.cfg.beta, weight))
             sym = self.symbol_table(m)[idx]  # [B, N, G, S]
             xs.append(sym.flatten(1))
             keeps.append((weight > 0.5)[..., None].expand(sym.shape).flatten(1))
             parts.append(sym.shape[1:])
-            indices[m], z_groups[m] = idx, z
+            indices[m], z_groups[m] = idx, raw
         x, keep = torch.cat(xs, dim=1), torch.cat(keeps, dim=1)
         x = x * keep
         num_symbols = keep.sum(dim=1)
@@ -128,7 +138,7 @@ class FeatureLink(nn.Module):
                 llh = index_log_likelihoods(ym, nom, self.symbol_table(m))  # [B, N, G, K]
                 rx_indices[m] = llh.argmax(dim=-1)
                 if self.cfg.index_decoding == "soft":
-                    received[m] = torch.softmax(llh, dim=-1) @ self.codebook.books[m]
+                    received[m] = torch.softmax(llh, dim=-1) @ self.codebook.book(m)
                 else:
                     received[m] = self.codebook.lookup(rx_indices[m], m)
         received = {m: straight_through(z_groups[m], q).flatten(-2) for m, q in received.items()}

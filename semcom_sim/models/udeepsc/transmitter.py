@@ -32,17 +32,47 @@ def _table(n: int, dim: int, device) -> nn.Parameter:
     return nn.Parameter(nn.init.trunc_normal_(torch.empty(n, dim, device=device), std=0.02))
 
 
+def conv_stem(cin: int, dim: int, patch: int, device=None) -> nn.Sequential:
+    """3x3 convolutions mapping ``[N, cin, H, W]`` to ``[N, dim, H/patch, W/patch]``.
+
+    A stride-1 convolution to ``dim/2`` channels, then ``log2(patch)`` stride-2 convolutions
+    doubling the width up to ``dim`` (GroupNorm + GELU between them).
+    """
+    width = max(4, dim // 2)
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, width, 3, 1, 1, device=device),
+        nn.GroupNorm(1, width, device=device),
+        nn.GELU(),
+    ]
+    steps = patch.bit_length() - 1
+    for i in range(steps):
+        out = dim if i == steps - 1 else min(dim, width * 2)
+        layers.append(nn.Conv2d(width, out, 3, 2, 1, device=device))
+        if i < steps - 1:
+            layers += [nn.GroupNorm(1, out, device=device), nn.GELU()]
+        width = out
+    if steps == 0:
+        layers.append(nn.Conv2d(width, dim, 1, device=device))
+    return nn.Sequential(*layers)
+
+
 class ImageEmbedding(nn.Module):
     """Images ``[B,3,H,W]`` or video ``[B,T,3,H,W]`` -> patch features ``[B, T*P, dim]``.
 
     A still image is a one-frame video, so the frame embedding row 0 is shared by all image tasks.
+    Tokens come from ``cfg.image_stem`` (see :class:`UDeepSCConfig`), optionally fed the frame
+    standardised per channel next to its RGB values (``cfg.image_standardize``).
     """
 
     def __init__(self, cfg: UDeepSCConfig, dim: int, device=None) -> None:
         super().__init__()
         self.cfg = cfg
         p = cfg.patch_size
-        self.patch = nn.Conv2d(3, dim, kernel_size=p, stride=p, device=device)
+        cin = 6 if cfg.image_standardize else 3
+        if cfg.image_stem == "patch":
+            self.patch = nn.Conv2d(cin, dim, kernel_size=p, stride=p, device=device)
+        else:
+            self.patch = conv_stem(cin, dim, p, device)
         self.pos = _table(cfg.num_patches, dim, device)
         self.frame_pos = _table(max(1, cfg.video_max_frames), dim, device)
 
@@ -58,7 +88,12 @@ class ImageEmbedding(nn.Module):
         b, t = x.shape[:2]
         if t > self.frame_pos.shape[0]:
             raise SemcomError(f"video has {t} frames, model supports {self.frame_pos.shape[0]}")
-        f = self.patch(x.flatten(0, 1)).flatten(2).transpose(1, 2)  # [B*T, P, dim]
+        frames = x.flatten(0, 1)
+        if self.cfg.image_standardize:
+            mean = frames.mean(dim=(2, 3), keepdim=True)
+            std = frames.std(dim=(2, 3), keepdim=True)
+            frames = torch.cat([frames, (frames - mean) / (std + 0.05)], dim=1)
+        f = self.patch(frames).flatten(2).transpose(1, 2)  # [B*T, P, dim]
         f = f.reshape(b, t, -1, f.shape[-1]) + self.pos + self.frame_pos[:t, None, :]
         f = f.flatten(1, 2)
         return f, torch.ones(f.shape[:2], dtype=f.dtype, device=f.device)
@@ -151,8 +186,10 @@ class Transmitter(nn.Module):
         )
         self.select_after = tuple(select_after) if cfg.dynamic else ()
         hidden = max(4, int(round(dim * cfg.selection_dim_ratio)))
+        # each module starts keeping rho_init ** (1/Q), so the masks start near rho_init
+        init_keep = cfg.rho_init ** (1.0 / max(1, len(self.select_after)))
         self.selectors = nn.ModuleList(
-            SelectionModule(dim, hidden, device=device) for _ in self.select_after
+            SelectionModule(dim, hidden, init_keep, device=device) for _ in self.select_after
         )
         self.rho_nets = nn.ModuleDict(
             {
@@ -163,26 +200,54 @@ class Transmitter(nn.Module):
         self.norm = nn.LayerNorm(dim, device=device)
         self.proj = nn.Linear(dim, cfg.feature_dim, device=device)
 
+    @property
+    def shared_layers(self) -> int:
+        """Encoder layers that do not depend on the SNR: those up to the first selection module
+        (all of them without dynamic selection). Their output is computed once per input when
+        :meth:`forward` is called with ``repeats > 1``."""
+        return self.select_after[0] if self.select_after else len(self.layers)
+
     def forward(
-        self, x: Tensor, task: str, log_no: Tensor, generator: torch.Generator | None = None
+        self,
+        x: Tensor,
+        task: str,
+        log_no: Tensor,
+        generator: torch.Generator | None = None,
+        repeats: int = 1,
     ) -> TransmitterOutput:
         """Encode ``x`` for ``task`` at noise level ``log_no`` (``[B]``, log10 sigma^2).
 
         Training mode samples the masks with Gumbel-softmax; eval mode keeps the top
         ``max(1, round(N rho^q))`` features at stage ``q``.
+
+        ``repeats = R > 1`` evaluates ``x`` (``B0`` examples) at ``R`` noise levels at once:
+        ``log_no`` is ``[R * B0]`` in SNR-major order (row ``r * B0 + i`` = example ``i`` at
+        level ``r``); the embedding and the first :attr:`shared_layers` layers run once on the
+        ``B0`` inputs and their output is repeated (the same numbers as ``R`` separate calls).
         """
         h, valid = self.embed(x)
-        b, n, _ = h.shape
-        token = self.task_tokens[task].expand(b, 1, -1)
+        n = h.shape[1]
+        token = self.task_tokens[task].expand(h.shape[0], 1, -1)
         h = torch.cat([h, token], dim=1)
-        ones = torch.ones(b, 1, dtype=h.dtype, device=h.device)
-        mask = valid
+        ones = torch.ones(h.shape[0], 1, dtype=h.dtype, device=h.device)
         weight = None if bool(valid.all()) else torch.cat([valid, ones], dim=1)
+        for layer in self.layers[: self.shared_layers]:
+            h = layer(h, weight)
+        if repeats > 1:
+            h, valid = h.repeat(repeats, 1, 1), valid.repeat(repeats, 1)
+            weight = None if weight is None else weight.repeat(repeats, 1)
+            ones = ones.repeat(repeats, 1)
+        if h.shape[0] != log_no.shape[0]:
+            raise SemcomError(
+                f"{log_no.shape[0]} noise levels for {h.shape[0] // repeats} inputs x {repeats}"
+            )
+        mask = valid
         num_valid = valid.sum(dim=1).clamp_min(1.0)
         rho = self.rho_nets[task](log_no) if self.select_after else None
         ratios, stage_masks = [], []
         for i, layer in enumerate(self.layers, start=1):
-            h = layer(h, weight)
+            if i > self.shared_layers:
+                h = layer(h, weight)
             if i not in self.select_after:
                 continue
             q = self.select_after.index(i)

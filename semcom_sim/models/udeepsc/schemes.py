@@ -1,0 +1,303 @@
+"""U-DeepSC, T-DeepSC and the noiseless upper bound as sweep schemes; the four U-DeepSC tasks.
+
+Schemes (registered in :data:`semcom_sim.sim.scheme.SCHEMES`):
+
+- ``udeepsc``: one model (checkpoint ``udeepsc-tiny``) for all six tasks;
+- ``tdeepsc``: per task, that task's T-DeepSC (``tdeepsc-tiny-<task>``);
+- ``upper-bound``: the T-DeepSC weights with the features delivered noiselessly (the sweep's SNR
+  still sets the keep ratio and the certainty modules' sigma^2; the channel only counts uses).
+
+Checkpoints ship in ``semcom_sim/models/udeepsc/checkpoints/`` (the environment variable
+``SEMCOM_SIM_UDEEPSC_CHECKPOINTS`` points elsewhere). A missing, corrupt or incompatible checkpoint
+is a one-line :class:`~semcom_sim.errors.CheckpointError`.
+
+Evaluation is vectorised over SNR: :meth:`DeepSCScheme.run_grid` sends a batch at several SNRs in
+one forward pass (rows ``r * B + i``), and the SNR-independent part of the transmitters (input
+embedding and the encoder layers before the first selection module) runs once per example, not
+once per SNR. Everything after the first selection module depends on the SNR (masks, codewords,
+noise, decoder, certainty) and runs per row. Per-example extras: ``exit_layer`` (1-based decoder
+layer of the output), ``keep_ratio`` (transmitted / existing features) and ``certainty`` (the
+certainty module's value at the exit layer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from semcom_sim.channel.base import Channel
+from semcom_sim.checkpoint import MANIFEST, load_checkpoint, load_into
+from semcom_sim.errors import CheckpointError, SemcomError
+from semcom_sim.models.udeepsc.adapters import MODEL_TASK, REAL_DATASET, Adapter
+from semcom_sim.models.udeepsc.config import UDeepSCConfig
+from semcom_sim.models.udeepsc.model import UDeepSC
+from semcom_sim.sim.scheme import SCHEMES, TASKS, Scheme, SchemeOutput, Task
+from semcom_sim.tasks import DatasetTask
+
+KIND = "udeepsc"
+CHECKPOINT_ENV = "SEMCOM_SIM_UDEEPSC_CHECKPOINTS"
+PACKAGED = Path(__file__).resolve().parent / "checkpoints"
+ROW_BUDGET_BYTES = 1 << 28  # largest activation of one forward pass, roughly
+
+
+def checkpoint_dir() -> Path:
+    """Where the schemes look for checkpoints (``$SEMCOM_SIM_UDEEPSC_CHECKPOINTS`` or packaged)."""
+    return Path(os.environ.get(CHECKPOINT_ENV) or PACKAGED)
+
+
+def checkpoint_name(variant: str, task: str) -> str:
+    """``udeepsc-tiny`` or ``tdeepsc-tiny-<task>`` (the upper bound uses the T-DeepSC)."""
+    return "udeepsc-tiny" if variant == "udeepsc" else f"tdeepsc-tiny-{task}"
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[UDeepSC, Adapter, dict]:
+    """A trained U-DeepSC / T-DeepSC in eval mode with its adapter and checkpoint extra.
+
+    Raises:
+        CheckpointError: missing files, checksum mismatch, wrong kind, a config this code cannot
+            build, weights that do not fit, or no adapter.
+    """
+    state, config, extra = load_checkpoint(path, kind=KIND, device=device)
+    try:
+        cfg = UDeepSCConfig.from_dict(config)
+    except (SemcomError, TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: incompatible config ({e})") from None
+    if not isinstance(extra.get("adapter"), dict):
+        raise CheckpointError(f"checkpoint {path}: no adapter (vocabulary) in config.json")
+    adapter = Adapter.from_dict(extra["adapter"], path)
+    model = UDeepSC(cfg, device=device)
+    load_into(model, state, path)
+    return model.eval(), adapter, extra
+
+
+def rows_per_pass(cfg: UDeepSCConfig, task: str) -> int:
+    """Rows (examples x SNRs) one forward pass may hold within :data:`ROW_BUDGET_BYTES`.
+
+    The estimate is the larger of the attention maps over all features and, for text
+    reconstruction, the vocabulary logits of every exit (``[rows, L, V]`` per decoder layer),
+    which dominate there: measured on the tiny preset, larger passes bring no speed-up for text
+    reconstruction (memory-bound) but 1.5-2.5x for the classification tasks.
+    """
+    heads = max(cfg.image_heads, cfg.text_heads, cfg.speech_heads, cfg.decoder_heads)
+    n = cfg.num_patches * (cfg.video_max_frames if task == "msa" else 1) + 2 * cfg.text_max_len
+    logits = cfg.decoder_depth * cfg.text_max_len * cfg.vocab_size if task == "textr" else 0
+    per_row = 4 * max(heads * n * n, logits)
+    return max(1, ROW_BUDGET_BYTES // (3 * per_row))
+
+
+class DeepSCScheme(Scheme):
+    """A U-DeepSC-family scheme (``variant``: ``udeepsc``, ``tdeepsc`` or ``upper-bound``).
+
+    Args:
+        variant: which weights and whether the channel is used (see the module docstring).
+        device: torch device of the models.
+        exit_threshold: ``delta_e`` (default: the checkpoint's ``exit_threshold``).
+        checkpoints: folder of checkpoints (default :func:`checkpoint_dir`).
+    """
+
+    snr_chunk = 32  # a whole default grid (-6:18 in 3 dB steps: 9 points) per call
+
+    def __init__(
+        self,
+        variant: str,
+        device: str | torch.device = "cpu",
+        exit_threshold: float | None = None,
+        checkpoints: str | Path | None = None,
+    ) -> None:
+        if variant not in ("udeepsc", "tdeepsc", "upper-bound"):
+            raise SemcomError(f"unknown U-DeepSC variant {variant!r}")
+        self.name = variant
+        self.variant = variant
+        self.device = torch.device(device)
+        self.exit_threshold = exit_threshold
+        self.checkpoints = Path(checkpoints) if checkpoints else None
+        self._loaded: dict[Path, tuple[UDeepSC, Adapter, dict]] = {}
+        self._task: str | None = None
+
+    # ------------------------------------------------------------------ models
+    def supports(self, task: Task) -> bool:
+        return task.name in MODEL_TASK
+
+    def _path(self, task: str) -> Path:
+        return (self.checkpoints or checkpoint_dir()) / checkpoint_name(self.variant, task)
+
+    def model_for(self, task: str) -> tuple[UDeepSC, Adapter]:
+        """The model and adapter serving model task ``task`` (loaded once)."""
+        path = self._path(task)
+        if path not in self._loaded:
+            self._loaded[path] = load_model(path, self.device)
+        model, adapter, _ = self._loaded[path]
+        if task not in model.tasks:
+            raise CheckpointError(f"checkpoint {path} was trained for {model.tasks}, not {task!r}")
+        return model, adapter
+
+    def prepare(self, task: Task, device: torch.device) -> None:
+        if torch.device(device) != self.device:
+            self.device, self._loaded = torch.device(device), {}
+        self._task = MODEL_TASK[task.name]
+        self.model_for(self._task)
+
+    # ------------------------------------------------------------------ evaluation
+    def forward(
+        self,
+        fields: dict[str, Any],
+        channel: Channel,
+        snr_db: Tensor,
+        generator: torch.Generator,
+        repeats: int = 1,
+        early_exit: bool = True,
+    ) -> tuple[Any, dict[str, Tensor]]:
+        """Predictions and the raw per-row outputs of the current task for ``fields``.
+
+        ``snr_db`` has ``repeats * B`` entries (SNR-major); returns ``(predictions, out)`` with
+        ``out`` the model's output dict plus ``exit_certainty`` ``[repeats * B]``.
+        """
+        if self._task is None:
+            raise SemcomError(f"scheme {self.name}: prepare(task) was not called")
+        task = self._task
+        model, adapter = self.model_for(task)
+        inputs = adapter.inputs(task, fields, self.device)
+        noiseless = self.variant == "upper-bound"
+        out = model(
+            task,
+            snr_db.to(self.device),
+            None if noiseless else channel,
+            generator,
+            exit_threshold=self.exit_threshold,
+            early_exit=early_exit,
+            repeats=repeats,
+            **inputs,
+        )
+        rows = torch.arange(out["exit_layer"].shape[0], device=out["exit_layer"].device)
+        out["exit_certainty"] = out["certainty"][rows, out["exit_layer"] - 1]
+        if noiseless:
+            out["channel_uses"] = channel.channel_uses(out["num_symbols"])
+        return adapter.predictions(task, out["output"]), out
+
+    @staticmethod
+    def _output(pred: Any, out: dict, start: int, stop: int) -> SchemeOutput:
+        return SchemeOutput(
+            predictions=pred[start:stop],
+            num_symbols=out["num_symbols"][start:stop].float(),
+            channel_uses=out["channel_uses"][start:stop].float(),
+            extras={
+                "exit_layer": out["exit_layer"][start:stop].float(),
+                "keep_ratio": out["keep_ratio"][start:stop].float(),
+                "certainty": out["exit_certainty"][start:stop].float(),
+            },
+        )
+
+    def run(
+        self, batch, channel: Channel, snr_db: Tensor, generator: torch.Generator
+    ) -> SchemeOutput:
+        pred, out = self.forward(batch.fields, channel, snr_db, generator)
+        return self._output(pred, out, 0, len(batch))
+
+    def run_grid(
+        self, batch, channel: Channel, snr_grid_db: list[float], generator: torch.Generator
+    ) -> list[SchemeOutput]:
+        """All SNR points of ``snr_grid_db`` in as few forward passes as the memory budget
+        allows (each pass: ``B`` examples x several SNRs, shared encoding computed once)."""
+        n = len(batch)
+        model, _ = self.model_for(self._task) if self._task else (None, None)
+        per_pass = max(1, rows_per_pass(model.config, self._task) // max(1, n)) if model else 1
+        results: list[SchemeOutput] = []
+        for c0 in range(0, len(snr_grid_db), per_pass):
+            grid = snr_grid_db[c0 : c0 + per_pass]
+            snr = torch.tensor(grid, dtype=torch.float32).repeat_interleave(n)
+            pred, out = self.forward(batch.fields, channel, snr, generator, repeats=len(grid))
+            results += [self._output(pred, out, r * n, (r + 1) * n) for r in range(len(grid))]
+        return results
+
+    def config(self) -> dict:
+        files = {}
+        for path, (model, _, extra) in self._loaded.items():
+            try:
+                digest = (path / MANIFEST).read_text()
+            except OSError:
+                digest = ""
+            files[path.name] = {
+                "tasks": list(model.tasks),
+                "step": extra.get("step"),
+                "manifest_sha256": hashlib.sha256(digest.encode()).hexdigest(),
+            }
+        return {
+            "name": self.name,
+            "kind": "learned",
+            "variant": self.variant,
+            "noiseless": self.variant == "upper-bound",
+            "exit_threshold": self.exit_threshold,
+            "checkpoints": files,
+        }
+
+
+def _scheme(variant: str):
+    def factory(device: str = "cpu", exit_threshold: float | None = None, **_: Any):
+        return DeepSCScheme(variant, device=device, exit_threshold=exit_threshold)
+
+    return factory
+
+
+SCHEMES.register("udeepsc", "U-DeepSC tiny: one model for six tasks (committed checkpoint)")(
+    _scheme("udeepsc")
+)
+SCHEMES.register("tdeepsc", "T-DeepSC tiny: one model per task (committed checkpoints)")(
+    _scheme("tdeepsc")
+)
+SCHEMES.register("upper-bound", "T-DeepSC tiny with features delivered noiselessly")(
+    _scheme("upper-bound")
+)
+
+
+# ---------------------------------------------------------------------- the four extra tasks
+def _register_task(name: str, help: str, dataset: str, modality: str, metric: str, key: str,
+                   target: str) -> None:  # fmt: skip
+    real = REAL_DATASET[MODEL_TASK[name]]
+    TASKS.register(name, help)(
+        lambda: DatasetTask(name, dataset, real, modality, (metric,), (key,), target)
+    )
+
+
+_register_task(
+    "image-classification",
+    "images -> class, accuracy (CIFAR-10 / embedded shapes32)",
+    "shapes32",
+    "image",
+    "accuracy",
+    "accuracy",
+    "label",
+)
+_register_task(
+    "sentiment",
+    "sentence -> positive/negative, accuracy (SST-2 / embedded-sentiment)",
+    "embedded-sentiment",
+    "text",
+    "accuracy",
+    "accuracy",
+    "label",
+)
+_register_task(
+    "vqa",
+    "image + question -> answer, VQA accuracy (VQAv2 / embedded-vqa)",
+    "embedded-vqa",
+    "image+text",
+    "vqa-accuracy",
+    "vqa_accuracy",
+    "answers",
+)
+_register_task(
+    "video-sentiment",
+    "frames + sentence + audio -> sentiment, binary accuracy (CMU-MOSI / embedded)",
+    "embedded-video-sentiment",
+    "video+text+speech",
+    "accuracy",
+    "accuracy",
+    "label",
+)

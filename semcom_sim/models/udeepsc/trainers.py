@@ -1,0 +1,304 @@
+"""``semcom-sim train udeepsc`` and ``semcom-sim train tdeepsc``: Algorithm 1 on the task data.
+
+U-DeepSC (all six tasks, one model)::
+
+    semcom-sim train udeepsc --preset tiny --steps 6000 --out runs/udeepsc --seed 0
+
+Each step draws two different tasks with probability proportional to ``(training split
+size) ** size_power`` (the paper gives larger datasets a higher probability; 1 = proportional,
+the default 0.5 keeps the small video set from starving), one mini-batch of each, an SNR per
+example uniform in ``train_snr_db`` (paper: 0-12 dB), and takes one AdamW step on the loss of
+:func:`~semcom_sim.models.udeepsc.train.training_step` (phase 1 on odd steps, phase 2 on even
+ones; domain adaptation between tasks of a shared modality). T-DeepSC is the same architecture
+built for one task and trained on it alone (``--task``, e.g. ``imgc`` or ``image-classification``).
+
+All randomness (tasks, examples, SNRs, Gumbel noise, channel noise) comes from the
+:class:`~semcom_sim.training.Trainer`'s generator, so an interrupted run resumes to the same
+weights. The learning rate warms up linearly for ``--warmup`` steps, then follows a cosine to 10 %.
+The checkpoint's ``extra`` holds the :class:`~semcom_sim.models.udeepsc.adapters.Adapter`
+(vocabulary, VQA answers, fitting rules) and the training options.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from semcom_sim.channel import CHANNELS
+from semcom_sim.commands.train import TRAINERS
+from semcom_sim.errors import SemcomError
+from semcom_sim.models.udeepsc.adapters import (
+    EMBEDDED_DATASET,
+    REAL_DATASET,
+    TEXT_FIELD,
+    Adapter,
+    build_vocab,
+    fit_config,
+    model_task,
+    trim_padding,
+)
+from semcom_sim.models.udeepsc.config import PRESETS, preset_config
+from semcom_sim.models.udeepsc.losses import task_objective
+from semcom_sim.models.udeepsc.model import UDeepSC
+from semcom_sim.models.udeepsc.tasks import ALL_TASKS, task_spec
+from semcom_sim.models.udeepsc.train import algorithm1_phase, training_step
+
+KIND = "udeepsc"
+TEXT_TASKS = ("textr", "textc", "vqa", "msa")
+
+
+@dataclass
+class TrainSet:
+    """A task's whole training split as model inputs (text padded to ``text_max_len``)."""
+
+    task: str
+    inputs: dict[str, Tensor]
+    target: Tensor
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def batch(self, idx: Tensor, pad_id: int, device) -> dict[str, Any]:
+        """Examples ``idx`` as a :func:`training_step` batch (text trimmed to the longest)."""
+        out: dict[str, Any] = {"task": self.task}
+        for k, v in self.inputs.items():
+            v = v[idx]
+            out[k] = (trim_padding(v, pad_id) if k == "text" else v).to(device)
+        target = self.target[idx]
+        if self.task == "textr":
+            target = target[:, : out["text"].shape[1]]
+        out["target"] = target.to(device)
+        return out
+
+
+def _load_split(name: str, n: int | None, seed: int, data_dir: str | None):
+    from semcom_sim.data import load_dataset
+
+    return load_dataset(name, split="train", n=n, seed=seed, data_dir=data_dir)
+
+
+def prepare_data(
+    tasks: tuple[str, ...],
+    preset: str,
+    n: int | None,
+    seed: int,
+    data_dir: str | None,
+    text_tasks: tuple[str, ...] = TEXT_TASKS,
+) -> tuple[Any, Adapter, dict[str, TrainSet]]:
+    """Load the training splits, fit the preset and convert every example once.
+
+    The vocabulary is built from the text of ``text_tasks``' training splits (all four text
+    datasets by default: the same tokeniser for U-DeepSC and every T-DeepSC) when any of
+    ``tasks`` reads text.
+    """
+    names = REAL_DATASET if data_dir else EMBEDDED_DATASET
+    splits: dict[str, Any] = {}
+
+    def split(task: str):
+        ds = names[task]
+        if ds not in splits:
+            splits[ds] = _load_split(ds, n, seed, data_dir)
+        return splits[ds]
+
+    facts: dict[str, Any] = {}
+    if any("text" in task_spec(t).modalities for t in tasks):
+        texts = [s for t in text_tasks for s in split(t).fields[TEXT_FIELD[t]]]
+        facts["vocab"] = build_vocab(texts)
+        facts["max_words"] = max(len(s.split()) for s in texts)
+    if "vqa" in tasks:
+        facts["answer_vocab"] = list(split("vqa").meta["answer_vocab"])
+    if "msa" in tasks:
+        facts["video_frames"] = int(split("msa").fields["frames"].shape[1])
+        facts["audio_samples"] = int(split("msa").fields["audio"].shape[1])
+    cfg, adapter = fit_config(preset_config(preset, tasks=tasks), facts)
+    sets = {}
+    for t in tasks:
+        data = split(t)
+        if t == "vqa":  # questions whose answer is outside the answer list cannot be learned
+            keep = (data.fields["answer_index"] >= 0).nonzero().flatten()
+            data = data.subset(keep.tolist())
+        fields = dict(data.fields)
+        if "text" in task_spec(t).modalities:  # pad every sentence to the same length
+            fields[TEXT_FIELD[t]] = list(fields[TEXT_FIELD[t]])
+        inputs = adapter.inputs(t, fields)
+        if "text" in inputs:
+            full = torch.zeros(len(data), cfg.text_max_len, dtype=torch.int64)
+            full[:, : inputs["text"].shape[1]] = inputs["text"]
+            inputs["text"] = full
+        sets[t] = TrainSet(t, inputs, adapter.target(t, fields, inputs))
+    return cfg, adapter, sets
+
+
+def lr_at(step: int, total: int, lr: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then a cosine from ``lr`` to ``0.1 lr``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    frac = (step - warmup) / max(1, total - warmup)
+    return lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def task_probabilities(sets: dict[str, TrainSet], power: float) -> Tensor:
+    """Sampling probability of each task, ``|split| ** power`` normalised (order of ``sets``)."""
+    w = torch.tensor([float(len(s)) ** power for s in sets.values()], dtype=torch.float64)
+    return w / w.sum()
+
+
+def _parser(prog: str, multi: bool):
+    from semcom_sim.cli import _Parser
+
+    p = _Parser(prog=prog, description=(__doc__ or "").splitlines()[0])
+    if not multi:
+        p.add_argument("--task", required=True, help="imgc|imgr|textr|textc|vqa|msa or sweep name")
+    p.add_argument("--preset", default="tiny", help=f"model size: {', '.join(PRESETS)}")
+    p.add_argument("--steps", type=int, default=6000 if multi else 2000, help="optimiser steps")
+    p.add_argument("--out", required=True, help="training directory (rerun to resume)")
+    p.add_argument("--seed", type=int, default=0, help="seeds model, data draws and noise")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per task per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=5e-3, help="AdamW weight decay")
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0 = off)")
+    p.add_argument("--channel", default="awgn", help="training channel (awgn|rayleigh|mimo)")
+    p.add_argument("--train-samples", type=int, default=None, help="cap per training split")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the embedded train splits")
+    p.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between saves")
+    p.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
+    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (tiny: 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    if multi:
+        p.add_argument("--size-power", type=float, default=0.5, help="task prob. ~ size**power")
+    return p
+
+
+def _check(args) -> None:
+    for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+        if getattr(args, name) < 1:
+            raise SemcomError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.lr <= 0:
+        raise SemcomError("--lr must be > 0")
+    if args.train_samples is not None and args.train_samples < 2:
+        raise SemcomError("--train-samples must be >= 2")
+    if args.preset not in PRESETS:
+        raise SemcomError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
+
+
+def _run(args, tasks: tuple[str, ...], multi: bool) -> int:
+    from semcom_sim.training import Trainer
+
+    _check(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    channel = CHANNELS.create(CHANNELS.check(args.channel))
+    t0 = time.perf_counter()
+    cfg, adapter, sets = prepare_data(
+        tasks, args.preset, args.train_samples, args.data_seed, args.data_dir
+    )
+    if not args.quiet:
+        sizes = ", ".join(f"{t} {len(s)}" for t, s in sets.items())
+        print(f"data ready in {time.perf_counter() - t0:.1f} s: {sizes}", file=sys.stderr)
+    torch.manual_seed(args.seed)
+    model = UDeepSC(cfg, device=device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    names = list(sets)
+    probs = task_probabilities(sets, args.size_power) if multi else None
+    lo, hi = cfg.train_snr_db
+    b = args.batch_size
+
+    def draw(task: str, g: torch.Generator) -> dict[str, Any]:
+        idx = torch.randint(len(sets[task]), (b,), generator=g)
+        return sets[task].batch(idx, cfg.pad_id, device)
+
+    def step_fn(step: int, g: torch.Generator) -> dict[str, float]:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+        phase = algorithm1_phase(step + 1)
+        if multi:
+            pick = torch.multinomial(probs, 2, replacement=False, generator=g)
+            batches = [draw(names[int(i)], g) for i in pick]
+        else:
+            batches = [draw(names[0], g)]
+        snr = (lo + (hi - lo) * torch.rand(b, generator=g)).to(device)
+        gm = torch.Generator(device=device)
+        gm.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
+        model.train()
+        if multi:
+            out = training_step(model, batches[0], batches[1], snr, phase, gm, channel=channel)
+            loss = out["loss"]
+            logged = {k: float(v) for k, v in out.items() if k not in ("loss", "snr_db")}
+        else:
+            loss, logged = _single_task_loss(model, batches[0], snr, phase, gm, channel)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        model.after_step(gm)
+        return {"loss": float(loss.detach()), **logged}
+
+    training = {
+        k: v for k, v in vars(args).items() if k not in ("quiet", "out", "threads", "device")
+    }
+    trainer = Trainer(
+        model,
+        opt,
+        step_fn,
+        args.out,
+        KIND,
+        cfg.to_dict(),
+        total_steps=args.steps,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        seed=args.seed,
+        extra={"adapter": adapter.to_dict(), "training": training},
+        quiet=args.quiet,
+    )
+    final = trainer.run()
+    if not args.quiet:
+        print(f"trained {args.steps} steps in {time.perf_counter() - t0:.0f} s -> {final}")
+    return 0
+
+
+def _single_task_loss(model, batch, snr, phase, generator, channel) -> tuple[Tensor, dict]:
+    """T-DeepSC's loss: eq. (6) of ``phase`` + codebook (eq. 12) + rate (eq. 18) of one task."""
+    cfg = model.config
+    inputs = {k: batch[k] for k in ("image", "video", "text", "audio") if k in batch}
+    out = model(batch["task"], snr, channel, generator, **inputs)
+    obj = task_objective(cfg, batch["task"], out, batch["target"], phase)
+    loss = obj + cfg.codebook_weight * out["loss_codebook"] + cfg.rate_weight * out["loss_rate"]
+    return loss, {
+        "task": float(obj.detach()),
+        "codebook": float(out["loss_codebook"].detach()),
+        "rate": float(out["loss_rate"].detach()),
+    }
+
+
+def train_udeepsc(argv: list[str]) -> int:
+    """``semcom-sim train udeepsc [options]``; returns the exit code."""
+    args = _parser("semcom-sim train udeepsc", multi=True).parse_args(argv)
+    return _run(args, ALL_TASKS, multi=True)
+
+
+def train_tdeepsc(argv: list[str]) -> int:
+    """``semcom-sim train tdeepsc --task T [options]``; returns the exit code."""
+    args = _parser("semcom-sim train tdeepsc", multi=False).parse_args(argv)
+    args.task = model_task(args.task)
+    args.size_power = 0.0
+    return _run(args, (args.task,), multi=False)
+
+
+# ``semcom-sim train`` calls ``TRAINERS.create(name)`` and then the returned function with argv.
+TRAINERS.register("udeepsc", "U-DeepSC: one model for the six tasks (Algorithm 1)")(
+    lambda: train_udeepsc
+)
+TRAINERS.register("tdeepsc", "T-DeepSC: the U-DeepSC architecture trained on one task")(
+    lambda: train_tdeepsc
+)
