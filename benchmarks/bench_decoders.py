@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 codes, batch 1 and 64 only")
     ap.add_argument("--out", default="results/benchmarks/decoders.json")
-    ap.add_argument("--budget-s", type=float, default=300.0, help="max seconds per Sionna call")
+    ap.add_argument("--budget-s", type=float, default=600.0, help="max seconds per Sionna call")
     ap.add_argument("--no-tcmalloc", action="store_true")
     ap.add_argument("--no-jit", action="store_true", help="skip the cold/warm JIT probe")
     ap.add_argument("--sionna-worker", nargs=2, help=argparse.SUPPRESS)
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     report = dict(
         name="decoders",
         description=(
-            "fast numba decoders (semcom_sim.link.fastdec: LDPC layered offset min-sum <= 15 "
+            "fast numba decoders (semcom_sim.link.fastdec: LDPC layered offset min-sum <= 20 "
             "it, turbo log-MAP <= 6 it, early stopping) vs Sionna LDPC5GDecoder (20 it "
             "boxplus-phi) and TurboDecoder (MAP, 6 it); QPSK over AWGN; info bits/s of wall "
             "time of the decoder call"

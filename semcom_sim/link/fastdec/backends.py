@@ -30,7 +30,7 @@ def make_decoder(code: str, encoder, num_iter: int | None = None):
         code: ``"ldpc"`` (``encoder`` a ``LDPC5GEncoder``) or ``"turbo"`` (an LTE
             ``TurboEncoder(constraint_length=4, terminate=True)``).
         encoder: the Sionna encoder; the decoder takes every code parameter from it.
-        num_iter: maximum iterations (None: 15 for LDPC, 6 for Turbo); blocks stop early.
+        num_iter: maximum iterations (None: 20 for LDPC, 6 for Turbo); blocks stop early.
 
     The decoder maps [..., n] Sionna-sign LLRs to [..., k] hard bits 0/1 with the LLRs'
     dtype and device (the work itself runs on the CPU).
@@ -39,7 +39,7 @@ def make_decoder(code: str, encoder, num_iter: int | None = None):
     from semcom_sim.link.fastdec.turbo import FastTurboDecoder
 
     if code == "ldpc":
-        dec = FastLDPC5GDecoder(encoder, num_iter=num_iter or 15)
+        dec = FastLDPC5GDecoder(encoder, num_iter=num_iter or 20)
         return dec, f"fast layered offset min-sum (offset {dec.offset}, early stop)"
     if code == "turbo":
         dec = FastTurboDecoder(encoder, num_iter=num_iter or 6)
