@@ -289,6 +289,20 @@ def write_outputs(out: Path, summary: dict, recs, argv: list[str], wall_s: float
     (out / "report.md").write_text(_report(summary))
 
 
+def _snr_table(s: dict, key: str, fmt: str) -> list[str]:
+    """Markdown rows: per task and scheme, ``key`` vs SNR and whether it is non-increasing."""
+    rows = [
+        "| task | scheme | " + " | ".join(f"{x:g} dB" for x in s["snr_db"]) + " | non-incr. |",
+        "|---|---|" + "---|" * (len(s["snr_db"]) + 1),
+    ]
+    for name, t in s["tasks"].items():
+        for sch, vals in t[key].items():
+            ok = t[f"{key}_non_increasing"][sch]
+            cells = " | ".join(format(v, fmt) for v in vals)
+            rows.append(f"| {name} | {sch} | {cells} | {'yes' if ok else 'no'} |")
+    return rows
+
+
 def _report(s: dict) -> str:
     p = s["parameters"]
     snrs = ", ".join(f"{x:g}" for x in s["snr_db"])
@@ -326,32 +340,12 @@ def _report(s: dict) -> str:
         "",
         "## 3. Mean transmitted symbols per example vs SNR (target: non-increasing)",
         "",
-        "| task | scheme | " + " | ".join(f"{x:g} dB" for x in s["snr_db"]) + " | non-incr. |",
-        "|---|---|" + "---|" * (len(s["snr_db"]) + 1),
-    ]
-    for name, t in s["tasks"].items():
-        for sch, vals in t["symbols"].items():
-            ok = t["symbols_non_increasing"][sch]
-            md.append(
-                f"| {name} | {sch} | "
-                + " | ".join(f"{v:.1f}" for v in vals)
-                + f" | {'yes' if ok else 'no'} |"
-            )
-    md += [
+        *_snr_table(s, "symbols", ".1f"),
         "",
         "## 4. Mean exit layer vs SNR at the checkpoints' delta_e (target: non-increasing)",
         "",
-        "| task | scheme | " + " | ".join(f"{x:g} dB" for x in s["snr_db"]) + " | non-incr. |",
-        "|---|---|" + "---|" * (len(s["snr_db"]) + 1),
+        *_snr_table(s, "exit_layer", ".2f"),
     ]
-    for name, t in s["tasks"].items():
-        for sch, vals in t["exit_layer"].items():
-            ok = t["exit_layer_non_increasing"][sch]
-            md.append(
-                f"| {name} | {sch} | "
-                + " | ".join(f"{v:.2f}" for v in vals)
-                + f" | {'yes' if ok else 'no'} |"
-            )
     ex = s.get("exit_layer_by_threshold")
     if ex:
         md += [
