@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seeds every random generator")
     s.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     s.add_argument("--decoder", default="auto", help="FEC decoders: auto | fast | sionna")
+    s.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
     s.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
     s.add_argument("--out", default=DEFAULT_OUT, help="results directory")
     s.add_argument("--no-plot", action="store_true", help="skip the plots at the end")
@@ -79,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw metric-vs-SNR figures from a results directory")
     pl.add_argument("--results", required=True, help="a directory written by sweep")
     pl.add_argument("--out", default=None, help="figure directory (default: RESULTS/plots)")
+
+    from semcom_sim.commands.report import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -87,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = _fix_snr_argv(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
+        args.command_line = "semcom-sim " + " ".join(argv)
         if args.command == "sweep":
             from semcom_sim.commands.sweep import cmd_sweep
 
@@ -107,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             from semcom_sim.commands.sweep import cmd_plot
 
             return cmd_plot(args)
+        if args.command in ("figures", "tables"):
+            from semcom_sim.commands import report
+
+            return getattr(report, f"cmd_{args.command}")(args)
         raise SemcomError(f"unknown command {args.command!r}")
     except SemcomError as e:
         print(f"semcom-sim: error: {e}", file=sys.stderr)

@@ -180,13 +180,16 @@ def test_paper_baselines_registered_and_apply_by_task_name():
     assert SCHEMES.create("pcm-ldpc").supports(speech_task())
     # decision tasks: only with a task model (given, or registered by task name)
     cls = classification_task()
-    assert not jpeg.supports(cls)
-    assert family_scheme("jpeg", components={cls.name: lambda rx: rx}).supports(cls)
-    TASK_RECEIVERS._factories["image-classification"] = lambda device="cpu": None
+    saved = TASK_RECEIVERS._factories.pop("image-classification", None)  # the catalog's model
     try:
+        assert not jpeg.supports(cls)
+        assert family_scheme("jpeg", components={cls.name: lambda rx: rx}).supports(cls)
+        TASK_RECEIVERS._factories["image-classification"] = lambda device="cpu": None
         assert SCHEMES.create("jpeg-envelope").supports(cls)
     finally:
-        del TASK_RECEIVERS._factories["image-classification"]
+        TASK_RECEIVERS._factories.pop("image-classification", None)
+        if saved is not None:
+            TASK_RECEIVERS._factories["image-classification"] = saved
     # every task plan's fields are fields of its embedded data, and every family's plan is valid
     for task, plan in TASK_PLANS.items():
         fields = load_dataset(plan.dataset, "test", n=1, seed=0).fields
@@ -472,9 +475,9 @@ def test_h264_ldpc_video_sentiment_with_a_tiny_model(tmp_path):
         return torch.stack([frames.mean(dim=(1, 2, 3, 4)), audio.mean(dim=1)], dim=1)
 
     rx = ModelReceiver(model, ("frames", "text", "audio"))
-    scheme = SCHEMES.create("h264-ldpc")
-    assert not scheme.supports(task)  # no task model registered yet
-    scheme = family_scheme("h264", components={task.name: rx})
+    # the catalog registers the noiseless T-DeepSC as video-sentiment's task model
+    assert SCHEMES.create("h264-ldpc").supports(task) == ("video-sentiment" in TASK_RECEIVERS)
+    scheme = family_scheme("h264", components={task.name: rx})  # a given model wins
     recs = _sweep(ResultStore(tmp_path), [scheme], task, [20.0], 2)
     data = task.load(2, point_seed(0, "data", task.name))
     assert seen["frames"] == data.fields["frames"].shape and seen["text"] == data.fields["text"]

@@ -174,3 +174,39 @@ def test_committed_checkpoints_are_package_data():
     files = [p.relative_to(PACKAGED.parent).as_posix() for p in PACKAGED.rglob("*") if p.is_file()]
     assert len(files) == 7 * 3  # U-DeepSC + six T-DeepSCs, 3 files each
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
+
+
+# ----------------------------------------------------------------------------- studies, receivers
+@pytest.mark.parametrize("layer", [1, 2, 3])
+def test_fixed_layer_scheme_outputs_that_layers_head(layer, tasks, data):
+    task, b = tasks.create("vqa"), data["vqa"]
+    snr = torch.full((len(b),), 12.0)
+    fixed = DeepSCScheme("udeepsc", fixed_layer=layer, name=f"udeepsc-layer{layer}")
+    fixed.prepare(task, torch.device("cpu"))
+    pred, out = fixed.forward(b.fields, AWGN(), snr, torch.Generator().manual_seed(3))
+    ref = DeepSCScheme("udeepsc")
+    ref.prepare(task, torch.device("cpu"))
+    _, full = ref.forward(b.fields, AWGN(), snr, torch.Generator().manual_seed(3), early_exit=False)
+    model, adapter = ref.model_for("vqa")
+    assert pred == adapter.predictions("vqa", full["exit_outputs"][layer - 1])
+    assert out["exit_layer"].tolist() == [layer] * len(b)
+    assert torch.allclose(out["exit_certainty"], full["certainty"][:, layer - 1])
+    assert "udeepsc-layer1" in load_catalog()[0] and "udeepsc-exit0.5" in load_catalog()[0]
+
+
+@pytest.mark.parametrize("name", ["image-classification", "sentiment", "vqa", "video-sentiment"])
+def test_conventional_task_model_is_the_noiseless_tdeepsc(name, tasks, data):
+    from semcom_sim.baselines.receivers import TASK_RECEIVERS
+    from semcom_sim.models.udeepsc.receivers import NOMINAL_SNR_DB
+
+    task, b = tasks.create(name), data[name]
+    rx = TASK_RECEIVERS.create(name, device="cpu")
+    ub = DeepSCScheme("upper-bound")
+    ub.prepare(task, torch.device("cpu"))
+    snr = torch.full((len(b),), NOMINAL_SNR_DB)
+    want, _ = ub.forward(b.fields, AWGN(), snr, torch.Generator().manual_seed(0))
+    got = rx(dict(b.fields))  # error-free delivery of every field
+    if isinstance(want, torch.Tensor):
+        assert torch.equal(got, want)
+    else:
+        assert got == want

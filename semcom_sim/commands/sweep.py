@@ -63,6 +63,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise SemcomError(f"--batch-size must be >= 1 (got {batch})")
     if args.decoder not in BACKENDS:
         raise SemcomError(f"unknown decoder backend {args.decoder!r}; known: {', '.join(BACKENDS)}")
+    if args.threads is not None and args.threads < 1:
+        raise SemcomError(f"--threads must be >= 1 (got {args.threads})")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise SemcomError(f"--data-dir {args.data_dir}: no such directory")
     try:
@@ -80,6 +82,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise SemcomError(
             f"no scheme among {', '.join(scheme_names)} applies to tasks {', '.join(task_names)}"
         )
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     preloaded = {}
     if args.data_dir is not None:  # real files: fail on a missing/malformed one before writing
@@ -103,7 +107,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         batch_size=batch,
         device=str(device),
         data_dir=args.data_dir,
-        extra={"decoder": args.decoder},
+        extra={"decoder": args.decoder, "command": getattr(args, "command_line", None)},
     )
     store = ResultStore(out)
     pbar = None
@@ -124,6 +128,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         paths = _plot(store, out / "plots", {t.name: t.primary_metric for t in tasks})
         print(f"plots: {len(paths)} PNG in {out / 'plots'}")
     store.close()
+    if not args.no_plot:  # the papers' figures and tables from what was just stored
+        from semcom_sim.report.common import load_results
+        from semcom_sim.report.figures import make_figures
+        from semcom_sim.report.tables import make_tables
+
+        res = load_results(out)
+        figs, _ = make_figures(res, out / "figures")
+        tables = make_tables(res, out / "tables", 12.0)
+        print(
+            f"figures: {len([p for p in figs if p.suffix == '.png'])} in {out / 'figures'}; "
+            f"tables: {len(tables) // 2} in {out / 'tables'}"
+        )
     return 0
 
 

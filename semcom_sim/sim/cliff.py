@@ -183,14 +183,40 @@ def has_cliff_records(records: Sequence[Record]) -> bool:
     return any(scheme_role(r.scheme) in ("envelope", "capacity") for r in records)
 
 
+def staircase(recs: Sequence[Record], metric: str) -> dict[str, tuple[list, list]]:
+    """Member curves stored inside envelope records (extras ``<metric>@<mcs>``): mcs -> curve."""
+    out: dict[str, tuple[list, list]] = {}
+    for r in sorted(recs, key=lambda r: r.snr_db):
+        for k, v in r.extras.items():
+            if k.startswith(f"{metric}@"):
+                xs, ys = out.setdefault(k.split("@", 1)[1], ([], []))
+                xs.append(r.snr_db)
+                ys.append(v)
+    return out
+
+
+def _save_png(fig, out_dir: Path, stem: str, **_) -> list[Path]:
+    path = out_dir / f"{stem}.png"
+    fig.savefig(path, dpi=110)
+    return [path]
+
+
 def plot_cliff(
     records: Sequence[Record],
     out_dir: str | Path,
     primary: dict[str, str] | None = None,
     fraction: float = DEFAULT_FRACTION,
+    learned: Sequence[str] | None = None,
+    save=None,
 ) -> list[Path]:
     """Cliff-effect figures ``<task>_<channel>_cliff.png`` for the (task, channel) groups that
-    hold an envelope or a capacity bound, plus ``cliff.json`` (:func:`cliff_summary`)."""
+    hold an envelope or a capacity bound, plus ``cliff.json`` (:func:`cliff_summary`).
+
+    The MCS staircase is drawn from the member curves each envelope record stores (and from
+    any fixed-MCS schemes in the records). ``learned`` restricts which learned schemes
+    are drawn (default: all). ``save(fig, out_dir, stem, task=, channel=, dataset=, crossovers=)``
+    writes a figure and returns its paths (default: one PNG); the figure is closed after it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,8 +233,14 @@ def plot_cliff(
             continue
         metric = primary.get(task) or _default_metric(next(iter(by_scheme.values())))
         roles = {s: scheme_role(s, recs[0].extras) for s, recs in by_scheme.items()}
+        if learned is not None:
+            roles = {s: r for s, r in roles.items() if r != "learned" or s in learned}
+            by_scheme = {s: v for s, v in by_scheme.items() if s in roles}
         curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
         fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        for s in (s for s in by_scheme if roles[s] == "envelope"):
+            for mcs, (xs, ys) in sorted(staircase(by_scheme[s], metric).items()):
+                ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=f"{mcs} (MCS)")
         style = {
             "separate": dict(lw=1.0, ls="-", alpha=0.7, marker=".", ms=4),
             "envelope": dict(lw=2.6, ls="-", color="black", marker="o", ms=3),
@@ -220,9 +252,11 @@ def plot_cliff(
             ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]])
         envelopes = [s for s in by_scheme if roles[s] == "envelope"]
         targets = envelopes or [s for s in by_scheme if roles[s] == "separate"]
+        crossovers = {}
         for s in (s for s in by_scheme if roles[s] == "learned"):
             for t in targets:
                 x = crossover_snr(*curves[s], *curves[t])
+                crossovers[(s, t)] = x
                 if x is not None:
                     ax.axvline(x, color="red", ls=":", lw=1)
                     ax.annotate(
@@ -242,10 +276,11 @@ def plot_cliff(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
         fig.tight_layout()
-        path = out_dir / f"{task}_{channel}_cliff.png"
-        fig.savefig(path, dpi=110)
+        paths += (save or _save_png)(
+            fig, out_dir, f"{task}_{channel}_cliff", task=task, channel=channel,
+            dataset=dataset, crossovers=crossovers
+        )  # fmt: skip
         plt.close(fig)
-        paths.append(path)
     if paths:
         write_json(out_dir / "cliff.json", cliff_summary(records, primary, fraction))
     return paths

@@ -179,14 +179,31 @@ def separate_ratio(sweep: list[str], quality_csv: Path, references: list[str], o
 
 def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
     """mAP@.5, mAP and mIoU vs SNR for the given schemes (default: every detseg scheme)."""
+    import matplotlib.pyplot as plt
+
+    fig, rows = fig5_figure(_records(sweep), schemes)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "fig5.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    keys = ["scheme", "snr_db", "symbols", "samples", "map50", "map", "miou", "payload_ok"]
+    with open(out / "fig5.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, keys, restval="")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def fig5_figure(records, schemes: list[str] | None = None, title: str | None = None):
+    """The Fig. 5 figure and its rows from detseg ``records`` (one channel)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     by: dict[str, list] = {}
-    for r in _records(sweep):
-        if schemes is None or r.scheme in schemes:
+    for r in records:
+        if r.task == "detseg" and (schemes is None or r.scheme in schemes):
             by.setdefault(r.scheme, []).append(r)
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.6))
     for name in sorted(by):
@@ -195,7 +212,7 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
         sep = "jpeg" in name
         n = int(round(recs[0].mean_symbols))
         label = f"{name} ({n} sym, {recs[0].samples} img)"
-        for ax, (key, title) in zip(axes, METRICS, strict=True):
+        for ax, (key, name_) in zip(axes, METRICS, strict=True):
             ax.plot(
                 [r.snr_db for r in recs],
                 [100 * r.metrics[key] for r in recs],
@@ -204,16 +221,12 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
                 ms=3,
                 label=label,
             )
-            ax.set(xlabel="SNR [dB] (Es/N0 per complex symbol)", ylabel=f"{title} (%)")
+            ax.set(xlabel="SNR [dB] (Es/N0 per complex symbol)", ylabel=f"{name_} (%)")
             ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
-    fig.suptitle("FFMNet + deep JSCC vs feature JPEG + LDPC over AWGN (embedded-detseg)")
+    fig.suptitle(title or "FFMNet + deep JSCC vs feature JPEG + LDPC over AWGN (embedded-detseg)")
     fig.tight_layout(rect=(0, 0.17, 1, 1))
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "fig5.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
     rows = [
         {"scheme": r.scheme, "snr_db": r.snr_db, "symbols": r.mean_symbols, "samples": r.samples}
         | {k: 100 * r.metrics[k] for k, _ in METRICS}
@@ -221,12 +234,7 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
         for name in sorted(by)
         for r in sorted(by[name], key=lambda r: r.snr_db)
     ]
-    keys = ["scheme", "snr_db", "symbols", "samples", "map50", "map", "miou", "payload_ok"]
-    with open(out / "fig5.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, keys, restval="")
-        w.writeheader()
-        w.writerows(rows)
-    return path
+    return fig, rows
 
 
 def main(argv: list[str] | None = None) -> int:

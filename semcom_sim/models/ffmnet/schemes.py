@@ -290,10 +290,10 @@ def _register() -> None:
             def make_ref(device="cpu", decoder="auto", _n=ref, _f=folder):
                 return JSCCScheme(_n, checkpoint_dir() / _f, _base(), True, device)
 
-            SCHEMES.register(
+            SCHEMES.register(  # every -ref is in the default sweep: Table III needs them
                 ref,
                 f"FFMNet + deep JSCC {ratio}, trained {trained}, tested without noise",
-                tags=() if headline else ("variant",),
+                tags=() if headline else ("study",),
             )(make_ref)
     for q in (None, *JPEG_QUALITIES):
         name = "ffmnet-jpeg-ldpc" if q is None else f"ffmnet-jpeg-q{q}-ldpc"

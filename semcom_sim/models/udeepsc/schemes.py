@@ -100,6 +100,9 @@ class DeepSCScheme(Scheme):
         device: torch device of the models.
         exit_threshold: ``delta_e`` (default: the checkpoint's ``exit_threshold``).
         checkpoints: folder of checkpoints (default :func:`checkpoint_dir`).
+        fixed_layer: every example exits at this (1-based) decoder layer, whatever its
+            certainty ("Fixed Layer" of Fig. 10); the stored ``certainty`` is that layer's.
+        name: the registered name (default: ``variant``).
     """
 
     snr_chunk = 32  # a whole default grid (-6:18 in 3 dB steps: 9 points) per call
@@ -110,13 +113,18 @@ class DeepSCScheme(Scheme):
         device: str | torch.device = "cpu",
         exit_threshold: float | None = None,
         checkpoints: str | Path | None = None,
+        fixed_layer: int | None = None,
+        name: str | None = None,
     ) -> None:
         if variant not in ("udeepsc", "tdeepsc", "upper-bound"):
             raise SemcomError(f"unknown U-DeepSC variant {variant!r}")
-        self.name = variant
+        if fixed_layer is not None and fixed_layer < 1:
+            raise SemcomError(f"fixed_layer must be >= 1 (got {fixed_layer})")
+        self.name = name or variant
         self.variant = variant
         self.device = torch.device(device)
         self.exit_threshold = exit_threshold
+        self.fixed_layer = fixed_layer
         self.checkpoints = Path(checkpoints) if checkpoints else None
         self._loaded: dict[Path, tuple[UDeepSC, Adapter, dict]] = {}
         self._task: str | None = None
@@ -165,16 +173,25 @@ class DeepSCScheme(Scheme):
         model, adapter = self.model_for(task)
         inputs = adapter.inputs(task, fields, self.device)
         noiseless = self.variant == "upper-bound"
+        fixed = self.fixed_layer
+        if fixed is not None and fixed > model.config.decoder_depth:
+            raise SemcomError(
+                f"scheme {self.name}: fixed_layer {fixed} > decoder depth "
+                f"{model.config.decoder_depth}"
+            )
         out = model(
             task,
             snr_db.to(self.device),
             None if noiseless else channel,
             generator,
-            exit_threshold=self.exit_threshold,
-            early_exit=early_exit,
+            exit_threshold=2.0 if fixed else self.exit_threshold,  # 2.0: never exits early
+            early_exit=early_exit and not fixed,
             repeats=repeats,
             **inputs,
         )
+        if fixed:
+            out["output"] = out["exit_outputs"][fixed - 1]
+            out["exit_layer"] = torch.full_like(out["exit_layer"], fixed)
         rows = torch.arange(out["exit_layer"].shape[0], device=out["exit_layer"].device)
         out["exit_certainty"] = out["certainty"][rows, out["exit_layer"] - 1]
         if noiseless:
@@ -234,13 +251,21 @@ class DeepSCScheme(Scheme):
             "variant": self.variant,
             "noiseless": self.variant == "upper-bound",
             "exit_threshold": self.exit_threshold,
+            "fixed_layer": self.fixed_layer,
             "checkpoints": files,
         }
 
 
-def _scheme(variant: str):
+def _scheme(variant: str, name: str | None = None, fixed_layer: int | None = None,
+            threshold: float | None = None):  # fmt: skip
     def factory(device: str = "cpu", exit_threshold: float | None = None, **_: Any):
-        return DeepSCScheme(variant, device=device, exit_threshold=exit_threshold)
+        return DeepSCScheme(
+            variant,
+            device=device,
+            exit_threshold=threshold if exit_threshold is None else exit_threshold,
+            fixed_layer=fixed_layer,
+            name=name,
+        )
 
     return factory
 
@@ -254,6 +279,22 @@ SCHEMES.register("tdeepsc", "T-DeepSC tiny: one model per task (committed checkp
 SCHEMES.register("upper-bound", "T-DeepSC tiny with features delivered noiselessly")(
     _scheme("upper-bound")
 )
+
+# The multi-exit studies of Figs. 8 and 10 (cheap: in the default sweep, tagged "study").
+STUDY_LAYERS = (1, 2, 3)  # the tiny decoder's depth
+STUDY_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.95)
+for _layer in STUDY_LAYERS:
+    SCHEMES.register(
+        f"udeepsc-layer{_layer}",
+        f"U-DeepSC tiny, every example exits at decoder layer {_layer} (Figs. 8, 10)",
+        tags=("study",),
+    )(_scheme("udeepsc", f"udeepsc-layer{_layer}", fixed_layer=_layer))
+for _d in STUDY_THRESHOLDS:
+    SCHEMES.register(
+        f"udeepsc-exit{_d:g}",
+        f"U-DeepSC tiny with exit threshold delta_e = {_d:g} (Fig. 10)",
+        tags=("study",),
+    )(_scheme("udeepsc", f"udeepsc-exit{_d:g}", threshold=_d))
 
 
 # ---------------------------------------------------------------------- the four extra tasks

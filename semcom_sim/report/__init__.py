@@ -1,0 +1,1 @@
+"""Paper figures and tables from stored sweep results (``semcom-sim figures`` / ``tables``)."""

@@ -1,0 +1,122 @@
+"""``semcom-sim figures``: every paper figure the stored results allow, PNG + PDF + caption.
+
+Per channel in the store: Fig. 7, Fig. 12, Fig. 8, Fig. 10 (U-DeepSC), the cliff-effect figure
+of every task with an envelope or capacity bound, and FFMNet's Fig. 5; Fig. 11 from a codebook
+study's CSV when one is given. A figure whose schemes are not in the store is skipped and
+listed as such (never drawn empty).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from semcom_sim.report.common import (
+    UDEEPSC_TASKS,
+    Results,
+    primary_metrics,
+    save_figure,
+    write_csv,
+)
+from semcom_sim.report.udeepsc_figs import fig7, fig8, fig10, fig11, fig12
+
+FIG5_SCHEMES = (
+    "ffmnet-uncompressed",
+    "ffmnet-jscc-512x-ref",
+    "ffmnet-jscc-512x-snr0",
+    "ffmnet-jscc-512x-snr5",
+    "ffmnet-jscc-512x-snr10",
+    "ffmnet-jpeg-ldpc",
+)
+CLIFF_LEARNED = ("udeepsc", "tdeepsc", "ffmnet-jscc-512x-snr5")
+
+
+def cliff_figures(res: Results, out: Path, channel: str, primary) -> list[Path]:
+    """Each conventional family's MCS staircase, envelope and capacity bound vs the learned
+    schemes, crossovers marked (:func:`semcom_sim.sim.cliff.plot_cliff`), plus ``cliff.json``."""
+    from semcom_sim.sim.cliff import has_cliff_records, plot_cliff
+
+    recs = [r for r in res.records if r.channel == channel]
+    if not has_cliff_records(recs):
+        return []
+
+    def save(fig, out_dir, stem, task, channel, dataset, crossovers):
+        found = [f"{s} falls below {t} at {x:.1f} dB" for (s, t), x in crossovers.items() if x]
+        body = (
+            f"Cliff effect on {task}: every fixed MCS of the LDPC table (thin; from the "
+            "envelope's stored member curves or the fixed-MCS schemes), the envelope (best MCS "
+            "per SNR, thick black), the capacity bound (ideal code, dashed) and the learned "
+            "schemes. Red dotted lines: crossover SNR where a learned curve drops below the "
+            "envelope as SNR grows" + (f" ({'; '.join(found)})." if found else " (none here).")
+        )
+        learned = [s for s in CLIFF_LEARNED if res.has(s, task)]
+        cap = "\n".join(
+            [
+                f"Cliff-effect figure, {task} over {channel}.",
+                body,
+                f"Data: {res.datasets([task], channel)}.",
+                f"Channel: {channel}.",
+                f"Checkpoints: {', '.join(res.checkpoints(learned)) or 'none'}.",
+                f"Command: {res.command()}; then semcom-sim figures --results {res.root}.",
+            ]
+        )
+        return save_figure(fig, out_dir, stem, cap)
+
+    return plot_cliff(recs, out / "cliff", primary, learned=CLIFF_LEARNED, save=save)
+
+
+def ffmnet_fig5(res: Results, out: Path, channel: str) -> list[Path]:
+    from semcom_sim.models.ffmnet.report import fig5_figure
+
+    recs = [r for r in res.records if r.channel == channel and r.scheme in FIG5_SCHEMES]
+    if not recs:
+        return []
+    title = f"Fig. 5 analogue: FFMNet + deep JSCC vs feature JPEG + LDPC over {channel}"
+    fig, rows = fig5_figure(recs, list(FIG5_SCHEMES), title=title)
+    stem = f"ffmnet_fig5_{channel}"
+    write_csv(out / f"{stem}.csv", rows)
+    used = sorted({r.scheme for r in recs})
+    cap = "\n".join(
+        [
+            "Fig. 5 analogue (paper 001, Fig. 5).",
+            "mAP@.5, mAP@[.5:.95] and mIoU (%) vs SNR: JSCC 512x trained at 0/5/10 dB, the "
+            "uncompressed FFMNet and the noiseless 512x JSCC (dashed references), and the "
+            "separate scheme (8-bit D1 + feature JPEG + LDPC 1/2 QPSK, dotted). Legend: complex "
+            "symbols per image and test images per point.",
+            f"Data: {res.datasets(['detseg'], channel)}.",
+            f"Channel: {channel}.",
+            f"Checkpoints: {', '.join(res.checkpoints(used)) or 'see schemes.json'}.",
+            f"Command: {res.command()}; then semcom-sim figures --results {res.root}.",
+        ]
+    )
+    return save_figure(fig, out, stem, cap)
+
+
+def make_figures(
+    res: Results, out: Path, codebook_study: Path | None = None
+) -> tuple[list[Path], list[str]]:
+    """Write every figure the results allow; returns (paths, names of skipped figures)."""
+    primary = primary_metrics()
+    paths: list[Path] = []
+    skipped: list[str] = []
+    for channel in res.channels:
+        snr_ref = res.reference_snr(channel)
+        for name, make, args in (
+            ("fig7", fig7, (primary,)),
+            ("fig12", fig12, (primary,)),
+            ("fig8", fig8, (primary, snr_ref)),
+            ("fig10", fig10, (primary, snr_ref)),
+            ("cliff", cliff_figures, (primary,)),
+            ("ffmnet_fig5", ffmnet_fig5, ()),
+        ):
+            got = make(res, out, channel, *args)
+            paths += got
+            if not got:
+                skipped.append(f"{name}_{channel}")
+    if codebook_study is not None:
+        paths += fig11(Path(codebook_study), out)
+    else:
+        skipped.append("fig11 (no --codebook-study)")
+    return paths, skipped
+
+
+__all__ = ["UDEEPSC_TASKS", "make_figures"]

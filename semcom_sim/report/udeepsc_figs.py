@@ -1,0 +1,325 @@
+"""The U-DeepSC paper's figures from a sweep store: Figs. 7, 8, 10, 12 (and 11 from the
+codebook study's CSV).
+
+Normalised performance is the paper's: a scheme's metric divided by the upper bound's
+(``upper-bound``: the T-DeepSC with noiselessly delivered features) on the same task and SNR.
+Tasks whose upper bound is not positive (e.g. BLEU 0 of an untrained text model) have no
+normalised value and are left out of the means (the caption says which).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from semcom_sim.report.common import (
+    SNR_LABEL,
+    UDEEPSC_TASKS,
+    Results,
+    conventional_scheme,
+    nanmean,
+    normalized,
+    save_figure,
+    use_agg,
+    write_csv,
+)
+from semcom_sim.sim.plot import METRIC_LABELS
+
+LEARNED = ("udeepsc", "tdeepsc", "upper-bound")
+STYLE = {
+    "udeepsc": dict(color="C0", marker="o", ls="-"),
+    "tdeepsc": dict(color="C1", marker="s", ls="-"),
+    "upper-bound": dict(color="C2", marker="", ls="--"),
+}
+
+
+def _caption(res: Results, title: str, body: str, channel: str, schemes, tasks) -> str:
+    return "\n".join(
+        [
+            title,
+            body,
+            f"Data: {res.datasets(tasks, channel)}.",
+            f"Channel: {channel}.",
+            f"Checkpoints: {', '.join(res.checkpoints(schemes)) or 'none (conventional only)'}.",
+            f"Command: {res.command()}; then semcom-sim figures --results {res.root}.",
+        ]
+    )
+
+
+def _tasks(res: Results, channel: str) -> list[str]:
+    return [t for t in UDEEPSC_TASKS if res.curve("udeepsc", t, channel)]
+
+
+def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list[Path]:
+    """Six panels: each task's primary metric vs SNR, learned schemes and the conventional one."""
+    tasks = _tasks(res, channel)
+    if not tasks:
+        return []
+    plt = use_agg()
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    rows, used = [], set()
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        metric = primary[task]
+        conv = conventional_scheme(task)
+        for scheme in (*LEARNED, conv):
+            recs = res.curve(scheme, task, channel) if scheme else []
+            if not recs:
+                continue
+            used.add(scheme)
+            style = STYLE.get(scheme, dict(color="C3", marker="^", ls=":"))
+            ax.errorbar(
+                [r.snr_db for r in recs],
+                [r.metrics[metric] for r in recs],
+                yerr=[r.metrics.get(f"{metric}_stderr", 0.0) for r in recs],
+                capsize=2,
+                ms=4,
+                label=scheme if scheme in LEARNED else f"{scheme} (conventional)",
+                **style,
+            )
+            rows += [
+                {
+                    "task": task,
+                    "scheme": scheme,
+                    "snr_db": r.snr_db,
+                    "metric": metric,
+                    "value": r.metrics[metric],
+                    "stderr": r.metrics.get(f"{metric}_stderr", math.nan),
+                    "mean_symbols": r.mean_symbols,
+                    "samples": r.samples,
+                }
+                for r in recs
+            ]
+        ax.set(xlabel=SNR_LABEL, ylabel=METRIC_LABELS.get(metric, metric), title=task)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(tasks) :]:
+        ax.axis("off")
+    fig.suptitle(f"Fig. 7 analogue: task performance vs SNR over {channel} (tiny models)")
+    fig.tight_layout()
+    stem = f"fig7_{channel}"
+    write_csv(out / f"{stem}.csv", rows)
+    body = (
+        "Each panel: the task's primary metric (error bars: one standard error over the test "
+        "examples) vs SNR for U-DeepSC, T-DeepSC, the upper bound (T-DeepSC, features delivered "
+        "noiselessly) and the papers' conventional scheme (JPEG/H.264 + LDPC 1/2 QPSK, UTF-8 + "
+        "Turbo 1/2 QPSK; decision tasks classify the rebuilt data with the noiseless T-DeepSC)."
+    )
+    cap = _caption(res, "Fig. 7 analogue (paper 000, Fig. 7).", body, channel, used, tasks)
+    return save_figure(fig, out, stem, cap)
+
+
+def _norm_rows(res: Results, channel: str, primary: dict[str, str], schemes) -> list[dict]:
+    rows = []
+    for task in _tasks(res, channel):
+        metric = primary[task]
+        for scheme in schemes:
+            for r in res.curve(scheme, task, channel):
+                ub = res.point("upper-bound", task, channel, r.snr_db)
+                norm = normalized(r.metrics[metric], ub.metrics[metric] if ub else None)
+                rows.append(
+                    {
+                        "task": task,
+                        "scheme": scheme,
+                        "snr_db": r.snr_db,
+                        "metric": metric,
+                        "value": r.metrics[metric],
+                        "upper_bound": ub.metrics[metric] if ub else math.nan,
+                        "normalized": norm,
+                        "normalized_loss": 1.0 - norm if not math.isnan(norm) else math.nan,
+                        "mean_symbols": r.mean_symbols,
+                        "exit_layer": r.extras.get("exit_layer", math.nan),
+                        "certainty": r.extras.get("certainty", math.nan),
+                    }
+                )
+    return rows
+
+
+def _excluded(rows: list[dict]) -> str:
+    bad = sorted({r["task"] for r in rows if math.isnan(r["normalized"])})
+    return f" Left out of the means (upper bound not positive): {', '.join(bad)}." if bad else ""
+
+
+def fig12(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list[Path]:
+    """Normalised performance loss and mean transmitted symbols vs SNR, U- vs T-DeepSC."""
+    schemes = [s for s in ("udeepsc", "tdeepsc") if res.has(s)]
+    if not schemes or not res.has("upper-bound"):
+        return []
+    rows = _norm_rows(res, channel, primary, schemes)
+    plt = use_agg()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    summary = []
+    for s in schemes:
+        snrs = sorted({r["snr_db"] for r in rows if r["scheme"] == s})
+        at = {x: [r for r in rows if (r["scheme"], r["snr_db"]) == (s, x)] for x in snrs}
+        loss = [nanmean([r["normalized_loss"] for r in at[x]]) for x in snrs]
+        syms = [nanmean([r["mean_symbols"] for r in at[x]]) for x in snrs]
+        a1.plot(snrs, loss, label=s, **STYLE[s])
+        a2.plot(snrs, syms, label=s, **STYLE[s])
+        summary += [
+            {"task": "mean", "scheme": s, "snr_db": x, "normalized_loss": v, "mean_symbols": n}
+            for x, v, n in zip(snrs, loss, syms, strict=True)
+        ]
+    a1.set(xlabel=SNR_LABEL, ylabel="normalised performance loss (1 - metric / upper bound)")
+    a2.set(xlabel=SNR_LABEL, ylabel="mean transmitted complex symbols per example")
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.legend()
+    a1.axhline(0.0, color="grey", lw=0.8)
+    fig.suptitle(f"Fig. 12 analogue over {channel}: means over the six tasks (tiny models)")
+    fig.tight_layout()
+    stem = f"fig12_{channel}"
+    write_csv(out / f"{stem}.csv", rows + summary)
+    body = (
+        "Left: mean over tasks of 1 - metric / upper-bound metric at the same SNR (negative: "
+        "above the upper bound, within noise). Right: mean over tasks of the complex symbols "
+        "sent per example (dynamic channel encoder: the kept features depend on the SNR)."
+        + _excluded(rows)
+    )
+    tasks = _tasks(res, channel)
+    cap = _caption(res, "Fig. 12 analogue (paper 000, Fig. 12).", body, channel, schemes, tasks)
+    return save_figure(fig, out, stem, cap)
+
+
+def _layer_schemes(res: Results) -> list[tuple[int, str]]:
+    out = []
+    for s in sorted({r.scheme for r in res.records}):
+        if s.startswith("udeepsc-layer") and s[len("udeepsc-layer") :].isdigit():
+            out.append((int(s[len("udeepsc-layer") :]), s))
+    return sorted(out)
+
+
+def fig8(res: Results, out: Path, channel: str, primary, snr_db: float) -> list[Path]:
+    """Per decoder layer: predicted certainty and normalised performance (all exit there)."""
+    layers = _layer_schemes(res)
+    if not layers or not res.has("upper-bound"):
+        return []
+    schemes = [s for _, s in layers]
+    rows = [r for r in _norm_rows(res, channel, primary, schemes) if r["snr_db"] == snr_db]
+    for r in rows:
+        r["layer"] = int(r["scheme"][len("udeepsc-layer") :])
+    plt = use_agg()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    for i, task in enumerate(t for t in UDEEPSC_TASKS if any(r["task"] == t for r in rows)):
+        mine = sorted((r for r in rows if r["task"] == task), key=lambda r: r["layer"])
+        x = [r["layer"] for r in mine]
+        a1.plot(x, [r["certainty"] for r in mine], marker="o", color=f"C{i}", label=task)
+        a2.plot(x, [r["normalized"] for r in mine], marker="o", color=f"C{i}", label=task)
+    a1.set(xlabel="decoder layer (all examples exit here)", ylabel="mean predicted certainty")
+    a2.set(xlabel="decoder layer (all examples exit here)", ylabel="normalised performance")
+    for a in (a1, a2):
+        a.set_xticks([n for n, _ in layers])
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.suptitle(f"Fig. 8 analogue: U-DeepSC per decoder layer at {snr_db:g} dB over {channel}")
+    fig.tight_layout()
+    stem = f"fig8_{channel}"
+    write_csv(out / f"{stem}.csv", rows)
+    body = (
+        f"(a) Mean certainty predicted by each task's learnable certainty module at each decoder "
+        f"layer; (b) metric when every example exits at that layer, divided by the upper bound's "
+        f"(both at {snr_db:g} dB; schemes udeepsc-layer<l>)." + _excluded(rows)
+    )
+    tasks = sorted({r["task"] for r in rows})
+    cap = _caption(res, "Fig. 8 analogue (paper 000, Fig. 8).", body, channel, schemes, tasks)
+    return save_figure(fig, out, stem, cap)
+
+
+def fig10(res: Results, out: Path, channel: str, primary, snr_db: float) -> list[Path]:
+    """Normalised performance vs mean executed layers: exit thresholds vs a fixed exit layer."""
+    layers = _layer_schemes(res)
+    dyn = sorted(
+        {r.scheme for r in res.records if r.scheme.startswith("udeepsc-exit")} | {"udeepsc"}
+    )
+    if not layers or not res.has("upper-bound"):
+        return []
+    schemes = [s for _, s in layers] + dyn
+    rows = [r for r in _norm_rows(res, channel, primary, schemes) if r["snr_db"] == snr_db]
+    points = []
+    for s in schemes:
+        mine = [r for r in rows if r["scheme"] == s]
+        if mine:
+            points.append(
+                {
+                    "scheme": s,
+                    "kind": "fixed layer" if s.startswith("udeepsc-layer") else "U-DeepSC",
+                    "snr_db": snr_db,
+                    "mean_layers": nanmean([r["exit_layer"] for r in mine]),
+                    "mean_normalized": nanmean([r["normalized"] for r in mine]),
+                }
+            )
+    plt = use_agg()
+    fig, ax = plt.subplots(figsize=(6.5, 4.6))
+    for kind, style in (("U-DeepSC", dict(marker="o", color="C0")),
+                        ("fixed layer", dict(marker="s", ls="--", color="C3"))):  # fmt: skip
+        pts = sorted((p for p in points if p["kind"] == kind), key=lambda p: p["mean_layers"])
+        ax.plot([p["mean_layers"] for p in pts], [p["mean_normalized"] for p in pts],
+                label=kind, **style)  # fmt: skip
+    ax.set(
+        xlabel="mean number of executed decoder layers",
+        ylabel="normalised performance (mean over tasks)",
+        title=f"Fig. 10 analogue at {snr_db:g} dB over {channel}",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    stem = f"fig10_{channel}"
+    write_csv(out / f"{stem}.csv", points + rows)
+    body = (
+        "U-DeepSC: exit thresholds delta_e (schemes udeepsc-exit<d> and udeepsc at the "
+        "checkpoint's delta_e), each point the mean executed layers and mean normalised "
+        "performance over tasks; fixed layer: every example exits at layer l (udeepsc-layer<l>). "
+        "The paper's U-DeepSC-Fixed / T-DeepSC-Fixed (models trained for one exit) are not "
+        "trained here." + _excluded(rows)
+    )
+    tasks = sorted({r["task"] for r in rows})
+    cap = _caption(res, "Fig. 10 analogue (paper 000, Fig. 10).", body, channel, schemes, tasks)
+    return save_figure(fig, out, stem, cap)
+
+
+def fig11(study_csv: Path, out: Path) -> list[Path]:
+    """Mean normalised performance vs codebook size per codebook design (codebook study CSV)."""
+    from semcom_sim.errors import DataError
+
+    try:
+        with open(study_csv, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("task") == "mean"]
+        pts = [(r["method"], int(r["codebook_size"]), float(r["normalized"])) for r in rows]
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(
+            f"{study_csv}: not a codebook study CSV (columns method, codebook_size, task, "
+            f"normalized; rows with task=mean) ({e})"
+        ) from None
+    if not pts:
+        raise DataError(f"{study_csv}: no rows with task=mean")
+    plt = use_agg()
+    fig, ax = plt.subplots(figsize=(6.5, 4.6))
+    for i, method in enumerate(dict.fromkeys(m for m, _, _ in pts)):
+        mine = sorted((k, v) for m, k, v in pts if m == method)
+        ax.plot([k for k, _ in mine], [v for _, v in mine], marker="o", color=f"C{i}",
+                label=method)  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set(
+        xlabel="codebook size (entries per codebook)",
+        ylabel="normalised performance (mean over tasks)",
+        title="Fig. 11 analogue: codebook designs",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    readme = study_csv.parent / "README.md"
+    body = (
+        "Mean over tasks of each run's metric divided by the best value of that task over all "
+        f"runs (see {readme}). Joint: one codebook for every task; +DA: with the domain-"
+        "adaptation loss (eq. 13); Sep-M: one per modality; Sep-T: one per task; U-DeepSC: one "
+        "per modality + DA."
+    )
+    cap = "\n".join(
+        [
+            "Fig. 11 analogue (paper 000, Fig. 11).",
+            body,
+            f"Data and command: {study_csv.parent / 'config.json'}.",
+            f"Command: semcom-sim figures --codebook-study {study_csv}.",
+        ]
+    )
+    return save_figure(fig, out, "fig11", cap)
