@@ -174,3 +174,26 @@ def test_committed_checkpoints_are_package_data():
     files = [p.relative_to(PACKAGED.parent).as_posix() for p in PACKAGED.rglob("*") if p.is_file()]
     assert len(files) == 7 * 3  # U-DeepSC + six T-DeepSCs, 3 files each
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
+
+
+def test_evaluate_sweeps_into_a_fresh_store(tmp_path, monkeypatch):
+    # The sweep resumes by (scheme, task, channel, SNR, seed, samples, dataset) only, so a store
+    # left by an earlier evaluation would keep the points of replaced checkpoints.
+    from semcom_sim.models.udeepsc import evaluate
+    from semcom_sim.sim.store import ResultStore
+
+    old = ResultStore(tmp_path)
+    old.close()
+    (tmp_path / "results.csv").write_text("stale\n")
+    seen = {}
+
+    def fake_main(argv):
+        seen["argv"] = argv
+        seen["store_left"] = (tmp_path / "results.sqlite").exists()
+        seen["csv_left"] = (tmp_path / "results.csv").exists()
+        return 0
+
+    monkeypatch.setattr("semcom_sim.cli.main", fake_main)
+    assert evaluate.run_sweep(tmp_path, samples=4, seed=0) == []
+    assert seen == {"argv": seen["argv"], "store_left": False, "csv_left": False}
+    assert seen["argv"][seen["argv"].index("--samples") + 1] == "4"
