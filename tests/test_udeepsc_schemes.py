@@ -210,3 +210,26 @@ def test_conventional_task_model_is_the_noiseless_tdeepsc(name, tasks, data):
         assert torch.equal(got, want)
     else:
         assert got == want
+
+
+def test_evaluate_sweeps_into_a_fresh_store(tmp_path, monkeypatch):
+    # The sweep resumes by (scheme, task, channel, SNR, seed, samples, dataset) only, so a store
+    # left by an earlier evaluation would keep the points of replaced checkpoints.
+    from semcom_sim.models.udeepsc import evaluate
+    from semcom_sim.sim.store import ResultStore
+
+    old = ResultStore(tmp_path)
+    old.close()
+    (tmp_path / "results.csv").write_text("stale\n")
+    seen = {}
+
+    def fake_main(argv):
+        seen["argv"] = argv
+        seen["store_left"] = (tmp_path / "results.sqlite").exists()
+        seen["csv_left"] = (tmp_path / "results.csv").exists()
+        return 0
+
+    monkeypatch.setattr("semcom_sim.cli.main", fake_main)
+    assert evaluate.run_sweep(tmp_path, samples=4, seed=0) == []
+    assert seen == {"argv": seen["argv"], "store_left": False, "csv_left": False}
+    assert seen["argv"][seen["argv"].index("--samples") + 1] == "4"

@@ -60,10 +60,16 @@ def parameter_counts() -> dict:
 
 
 def run_sweep(out: Path, samples: int, seed: int) -> list:
-    """The sweep through the CLI; returns the stored records."""
-    from semcom_sim.cli import main
-    from semcom_sim.sim.store import ResultStore
+    """The sweep through the CLI into a fresh store; returns the stored records.
 
+    The store of an earlier run is deleted first: the sweep resumes by (scheme, task, channel,
+    SNR, seed, samples, dataset) only, so it would keep the points of replaced checkpoints.
+    """
+    from semcom_sim.cli import main
+    from semcom_sim.sim.store import CSV_NAME, STORE_NAME, ResultStore
+
+    for name in (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", CSV_NAME):
+        (out / name).unlink(missing_ok=True)
     argv = ["sweep", "--schemes", ",".join(SCHEMES), "--tasks", ",".join(TASKS)]
     argv += ["--snr", "-6:18", "--samples", str(samples), "--seed", str(seed)]
     argv += ["--out", str(out), "--quiet"]
