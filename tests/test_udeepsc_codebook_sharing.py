@@ -203,6 +203,10 @@ def test_study_end_to_end_and_resume(tmp_path, monkeypatch):
     assert [ln.split(",")[2] for ln in lines[1:]] == ["imgc", "vqa", "mean"]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["command"].endswith(" ".join(argv))
+    assert cfg["settings"]["methods_resolved"] == {
+        "Sep-T": {"codebook_sharing": "task", "da_weight": 0.0}
+    }
+    assert "| Sep-T | " in (out / "README.md").read_text()
     run = json.loads((out / "runs" / "sep-t-K4.json").read_text())
     assert run["overrides"]["codebook_sharing"] == "task"
     monkeypatch.setattr(study, "train_run", lambda *a: pytest.fail("finished run retrained"))

@@ -237,6 +237,11 @@ def readme(args, rows: list[dict[str, Any]], results: list[dict], command: str) 
     for m in dict.fromkeys(r["method"] for r in results):
         cells = [f"{mean[(m, k)]:.3f}" if (m, k) in mean else "" for k in sizes]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "Range of each task's value over the runs:", ""]
+    for t in results[0]["metrics"]:
+        vals = [r["metrics"][t]["value"] for r in results]
+        metric = results[0]["metrics"][t]["metric"]
+        lines.append(f"- {t} ({metric}): {min(vals):.4g} to {max(vals):.4g}")
     wall = sum(r["train_s"] + r["eval_s"] for r in results)
     lines += ["", f"Wall time (all runs, one CPU thread): {wall / 60:.1f} min.", ""]
     return "\n".join(lines)
@@ -285,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m semcom_sim.models.udeepsc.codebook_study " + shlex.join(argv)
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(args).items()}
     settings["methods_resolved"] = {
-        m: method_overrides(m, 0, args.tasks, args.da_weight) for m in args.methods
+        m: {"codebook_sharing": METHODS[m][0], "da_weight": args.da_weight * METHODS[m][1]}
+        for m in args.methods
     }
     write_json(out / "config.json", {"command": command, "settings": settings})
     results = []
