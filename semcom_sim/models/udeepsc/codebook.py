@@ -6,6 +6,11 @@ image, text, speech, so the unified index of entry ``j`` of modality ``m`` is
 ``offset(m) + j``. Only the local index ``j`` is transmitted: the receiver knows which modality a
 feature belongs to.
 
+Sharing variants (Sec. VI-D, Fig. 11): the books may instead be keyed by task (Sep-T) or be a
+single book ``"joint"`` for every task and modality (``keys``; the caller, :class:`~.transmission.
+FeatureLink`, picks the key of each feature from ``UDeepSCConfig.codebook_key``). Every method
+taking a ``key`` takes the modality in the default per-modality codebook.
+
 A feature of dimension ``D`` is cut into ``G = codewords_per_feature`` sub-vectors of dimension
 ``D / G``, each replaced by its nearest codeword (G = 1 is the paper's one index per feature).
 
@@ -32,7 +37,11 @@ from semcom_sim.models.udeepsc.tasks import MODALITIES
 
 
 class UnifiedCodebook(nn.Module):
-    """Sub-codebooks ``[K_m, d]`` for the given modalities (``d`` = codeword dimension)."""
+    """Sub-codebooks ``[K_m, d]`` for the given modalities (``d`` = codeword dimension).
+
+    ``keys`` (optional) names the books instead (in that order), ``sizes`` then maps each key to
+    its size; by default the books are the ``modalities`` in canonical order.
+    """
 
     usage_decay = 0.95
     dead_share = 0.25  # restart below this fraction of the uniform share 1/K
@@ -45,17 +54,17 @@ class UnifiedCodebook(nn.Module):
         device=None,
         normalize: bool = False,
         restart: bool = False,
+        keys=None,
     ) -> None:
         super().__init__()
         self.dim = dim
         self.normalize = normalize
         self.restart = restart
+        if keys is None:
+            keys = [m for m in MODALITIES if m in modalities]
+        self.keys = tuple(keys)  # order of unified() (the ParameterDict sorts its keys)
         self.books = nn.ParameterDict(
-            {
-                m: nn.Parameter(torch.randn(sizes[m], dim, device=device) * 0.5)
-                for m in MODALITIES
-                if m in modalities
-            }
+            {k: nn.Parameter(torch.randn(sizes[k], dim, device=device) * 0.5) for k in keys}
         )
         if normalize:
             with torch.no_grad():
@@ -67,12 +76,12 @@ class UnifiedCodebook(nn.Module):
                 k = b.shape[0]
                 self.register_buffer(f"usage_{m}", torch.full((k,), 1.0 / k, device=device))
 
-    def usage(self, modality: str) -> Tensor:
+    def usage(self, key: str) -> Tensor:
         """Running share ``[K_m]`` of each codeword in training (restart mode only)."""
-        return getattr(self, f"usage_{modality}")
+        return getattr(self, f"usage_{key}")
 
     @torch.no_grad()
-    def track_usage(self, modality: str, indices: Tensor, z: Tensor, weight: Tensor) -> None:
+    def track_usage(self, key: str, indices: Tensor, z: Tensor, weight: Tensor) -> None:
         """Update the running shares with the codewords chosen where ``weight > 0.5`` and keep
         those sub-vectors ``z`` ``[..., d]`` as restart candidates (no parameter changes here,
         so several forward passes may share one backward pass)."""
@@ -80,10 +89,10 @@ class UnifiedCodebook(nn.Module):
         chosen = indices[keep]
         if chosen.numel() == 0:
             return
-        usage = self.usage(modality)
+        usage = self.usage(key)
         counts = torch.bincount(chosen.flatten(), minlength=usage.shape[0]).to(usage.dtype)
         usage.mul_(self.usage_decay).add_((1 - self.usage_decay) * counts / counts.sum())
-        self._candidates[modality] = z.detach()[keep]
+        self._candidates[key] = z.detach()[keep]  # the last call's, as for one modality
 
     @torch.no_grad()
     def maintain(self, generator: torch.Generator | None = None) -> int:
@@ -114,33 +123,32 @@ class UnifiedCodebook(nn.Module):
         self._candidates = {}
         return moved
 
-    def book(self, modality: str) -> Tensor:
-        """The codewords ``[K_m, d]`` of ``modality``."""
-        return self.books[modality]
+    def book(self, key: str) -> Tensor:
+        """The codewords ``[K_m, d]`` of book ``key`` (a modality by default)."""
+        return self.books[key]
 
     def unified(self) -> Tensor:
         """Eq. (10): the concatenated codebook ``[K, d]``, ``K = K_I + K_T + K_S``."""
-        return torch.cat([self.book(m) for m in MODALITIES if m in self.books], dim=0)
+        return torch.cat([self.books[k] for k in self.keys], dim=0)
 
-    def offset(self, modality: str) -> int:
-        """Unified index of the first entry of ``modality``'s sub-codebook."""
+    def offset(self, key: str) -> int:
+        """Unified index of the first entry of sub-codebook ``key``."""
         off = 0
-        for m in MODALITIES:
-            if m == modality:
+        for k in self.keys:
+            if k == key:
                 return off
-            if m in self.books:
-                off += self.books[m].shape[0]
-        raise KeyError(modality)
+            off += self.books[k].shape[0]
+        raise KeyError(key)
 
-    def quantize(self, z: Tensor, modality: str) -> tuple[Tensor, Tensor]:
-        """Eq. (11): nearest codeword of ``modality``'s sub-codebook.
+    def quantize(self, z: Tensor, key: str) -> tuple[Tensor, Tensor]:
+        """Eq. (11): nearest codeword of sub-codebook ``key``.
 
         Args:
             z: ``[..., d]``.
         Returns:
             ``(indices int64 [...], codewords [..., d])`` (codewords carry codebook gradients).
         """
-        book = self.book(modality)
+        book = self.book(key)
         flat = z.reshape(-1, self.dim)
         dist = (
             flat.pow(2).sum(-1, keepdim=True) - 2.0 * flat @ book.T + book.pow(2).sum(-1)[None, :]
@@ -148,9 +156,9 @@ class UnifiedCodebook(nn.Module):
         idx = dist.argmin(dim=-1).reshape(z.shape[:-1])
         return idx, book[idx]
 
-    def lookup(self, indices: Tensor, modality: str) -> Tensor:
-        """Codewords ``[..., d]`` of local ``indices``."""
-        return self.book(modality)[indices]
+    def lookup(self, indices: Tensor, key: str) -> Tensor:
+        """Codewords ``[..., d]`` of local ``indices`` of book ``key``."""
+        return self.book(key)[indices]
 
 
 def straight_through(z: Tensor, q: Tensor) -> Tensor:

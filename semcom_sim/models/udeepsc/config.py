@@ -30,6 +30,10 @@ class UDeepSCConfig:
     ``codebook_normalize`` uses unit-norm codewords and sub-vectors, ``codebook_restart`` moves
     unused codewords onto encoder outputs during training (see
     :mod:`~semcom_sim.models.udeepsc.codebook`; both on in the tiny preset, off in ``paper``).
+    ``codebook_sharing`` says which features share a sub-codebook (Sec. VI-D, Fig. 11):
+    ``"modality"`` (one per modality, the paper's U-DeepSC / Sep-M), ``"joint"`` (one for every
+    task and modality) or ``"task"`` (one per task, Sep-T). The latter two need equal
+    ``codebook_sizes`` for all modalities (every book has that size; symbols per index unchanged).
     """
 
     tasks: tuple[str, ...] = ALL_TASKS
@@ -78,6 +82,7 @@ class UDeepSCConfig:
     beta: float = 0.25
     codebook_normalize: bool = True
     codebook_restart: bool = True
+    codebook_sharing: str = "modality"
     # unified receiver (Sec. II-C, II-D)
     decoder_dim: int = 32
     decoder_depth: int = 3
@@ -127,6 +132,30 @@ class UDeepSCConfig:
 
     def bits_per_index(self, modality: str) -> int:
         return int(math.log2(self.codebook_sizes[modality]))
+
+    def codebook_keys(self) -> tuple[str, ...]:
+        """Names of the sub-codebooks: the modalities, ``("joint",)`` or the tasks."""
+        if self.codebook_sharing == "joint":
+            return ("joint",)
+        if self.codebook_sharing == "task":
+            return tuple(t for t in ALL_TASKS if t in self.tasks)
+        return self.modalities
+
+    def codebook_key(self, task: str | None, modality: str) -> str:
+        """The sub-codebook that quantises ``modality``'s features of ``task``."""
+        if self.codebook_sharing == "joint":
+            return "joint"
+        if self.codebook_sharing == "task":
+            if task is None:
+                raise SemcomError("codebook_sharing 'task' needs the task of the features")
+            return task
+        return modality
+
+    def codebook_size(self, key: str) -> int:
+        """Entries of sub-codebook ``key`` (all sizes are equal unless sharing by modality)."""
+        if self.codebook_sharing == "modality":
+            return self.codebook_sizes[key]
+        return self.codebook_sizes[self.modalities[0]]
 
     def symbols_per_index(self, modality: str) -> int:
         return -(-self.bits_per_index(modality) // self.num_bits_per_symbol)
@@ -208,6 +237,17 @@ class UDeepSCConfig:
             k = self.codebook_sizes.get(m)
             if k is None or k < 2 or k & (k - 1):
                 raise SemcomError(f"codebook_sizes[{m!r}] must be a power of two >= 2, got {k}")
+        if self.codebook_sharing not in ("modality", "joint", "task"):
+            raise UnknownNameError(
+                f"unknown codebook_sharing {self.codebook_sharing!r}; known: modality, joint, task"
+            )
+        if self.codebook_sharing != "modality":
+            sizes = {self.codebook_sizes[m] for m in self.modalities}
+            if len(sizes) > 1:
+                raise SemcomError(
+                    f"codebook_sharing {self.codebook_sharing!r} needs equal codebook_sizes "
+                    f"for {', '.join(self.modalities)}"
+                )
         if self.num_bits_per_symbol != 1 and self.num_bits_per_symbol % 2:
             raise SemcomError("num_bits_per_symbol must be 1 (BPSK) or even (square QAM)")
         for t in self.tasks:

@@ -114,7 +114,7 @@ class UDeepSC(nn.Module):
             m: self.transmitters[m](inputs[k], task, log_no, generator, repeats)
             for m, k in zip(spec.modalities, names, strict=True)
         }
-        link = self.link(sent, snr, channel, generator)
+        link = self.link(sent, snr, channel, generator, task=task)
         masks = {m: o.mask for m, o in sent.items()}
         text_emb = None
         num_outputs = None

@@ -90,12 +90,13 @@ def prepare_data(
     seed: int,
     data_dir: str | None,
     text_tasks: tuple[str, ...] = TEXT_TASKS,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[Any, Adapter, dict[str, TrainSet]]:
     """Load the training splits, fit the preset and convert every example once.
 
     The vocabulary is built from the text of ``text_tasks``' training splits (all four text
     datasets by default: the same tokeniser for U-DeepSC and every T-DeepSC) when any of
-    ``tasks`` reads text.
+    ``tasks`` reads text. ``overrides``: config fields set on top of the preset.
     """
     names = REAL_DATASET if data_dir else EMBEDDED_DATASET
     splits: dict[str, Any] = {}
@@ -116,7 +117,7 @@ def prepare_data(
     if "msa" in tasks:
         facts["video_frames"] = int(split("msa").fields["frames"].shape[1])
         facts["audio_samples"] = int(split("msa").fields["audio"].shape[1])
-    cfg, adapter = fit_config(preset_config(preset, tasks=tasks), facts)
+    cfg, adapter = fit_config(preset_config(preset, tasks=tasks, **(overrides or {})), facts)
     sets = {}
     for t in tasks:
         data = split(t)
@@ -190,7 +191,8 @@ def _check(args) -> None:
         raise SemcomError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
 
 
-def _run(args, tasks: tuple[str, ...], multi: bool) -> int:
+def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = None) -> int:
+    """Train ``tasks`` with the options ``args`` (and config ``overrides``); returns 0."""
     from semcom_sim.training import Trainer
 
     _check(args)
@@ -200,7 +202,7 @@ def _run(args, tasks: tuple[str, ...], multi: bool) -> int:
     channel = CHANNELS.create(CHANNELS.check(args.channel))
     t0 = time.perf_counter()
     cfg, adapter, sets = prepare_data(
-        tasks, args.preset, args.train_samples, args.data_seed, args.data_dir
+        tasks, args.preset, args.train_samples, args.data_seed, args.data_dir, overrides=overrides
     )
     if not args.quiet:
         sizes = ", ".join(f"{t} {len(s)}" for t, s in sets.items())

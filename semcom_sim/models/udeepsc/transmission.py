@@ -72,13 +72,15 @@ class FeatureLink(nn.Module):
         self.digital = cfg.transmission == "digital"
         self.group_dim = cfg.feature_dim // cfg.codewords_per_feature
         if self.digital:
+            keys = cfg.codebook_keys()
             self.codebook = UnifiedCodebook(
-                cfg.codebook_sizes,
+                {k: cfg.codebook_size(k) for k in keys},
                 self.group_dim,
                 cfg.modalities,
                 device=device,
                 normalize=cfg.codebook_normalize,
                 restart=cfg.codebook_restart,
+                keys=keys,
             )
             for m in cfg.modalities:
                 table = index_symbol_table(cfg.bits_per_index(m), cfg.num_bits_per_symbol)
@@ -94,24 +96,27 @@ class FeatureLink(nn.Module):
         snr_db: Tensor,
         channel: Channel | None,
         generator: torch.Generator | None = None,
+        task: str | None = None,
     ) -> LinkOutput:
-        """``sent``: modality -> transmitter output (in transmission order); ``snr_db`` ``[B]``."""
+        """``sent``: modality -> transmitter output (in transmission order); ``snr_db`` ``[B]``;
+        ``task`` picks the sub-codebooks when they are shared per task (``codebook_sharing``)."""
         if self.digital:
-            return self._digital(sent, snr_db, channel, generator)
+            return self._digital(sent, snr_db, channel, generator, task)
         return self._analog(sent, snr_db, channel, generator)
 
-    def _digital(self, sent, snr_db, channel, generator) -> LinkOutput:
+    def _digital(self, sent, snr_db, channel, generator, task=None) -> LinkOutput:
         g, d = self.cfg.codewords_per_feature, self.group_dim
         xs, keeps, parts, losses, indices, z_groups = [], [], [], [], {}, {}
+        key = {m: self.cfg.codebook_key(task, m) for m in sent}  # modality -> sub-codebook
         for m, out in sent.items():
             raw = out.features.unflatten(-1, (g, d))  # [B, N, G, d]
             # normalised codes: unit sub-vectors are quantised (eq. 12 on them); the decoder's
             # gradient is still copied to the encoder output itself (straight-through)
             z = nn.functional.normalize(raw, dim=-1) if self.cfg.codebook_normalize else raw
             weight = out.mask.detach()[..., None].expand(z.shape[:-1])
-            idx, e = self.codebook.quantize(z, m)
+            idx, e = self.codebook.quantize(z, key[m])
             if self.training and self.codebook.restart:
-                self.codebook.track_usage(m, idx, z, weight)
+                self.codebook.track_usage(key[m], idx, z, weight)
             losses.append(codebook_loss(z, e, self.cfg.beta, weight))
             sym = self.symbol_table(m)[idx]  # [B, N, G, S]
             xs.append(sym.flatten(1))
@@ -126,7 +131,7 @@ class FeatureLink(nn.Module):
             uses = num_symbols
             for m in sent:
                 rx_indices[m] = indices[m]
-                received[m] = self.codebook.lookup(indices[m], m)
+                received[m] = self.codebook.lookup(indices[m], key[m])
         else:
             y, no, uses = send_compacted(x, keep, snr_db, channel, generator)
             start = 0
@@ -138,9 +143,9 @@ class FeatureLink(nn.Module):
                 llh = index_log_likelihoods(ym, nom, self.symbol_table(m))  # [B, N, G, K]
                 rx_indices[m] = llh.argmax(dim=-1)
                 if self.cfg.index_decoding == "soft":
-                    received[m] = torch.softmax(llh, dim=-1) @ self.codebook.book(m)
+                    received[m] = torch.softmax(llh, dim=-1) @ self.codebook.book(key[m])
                 else:
-                    received[m] = self.codebook.lookup(rx_indices[m], m)
+                    received[m] = self.codebook.lookup(rx_indices[m], key[m])
         received = {m: straight_through(z_groups[m], q).flatten(-2) for m, q in received.items()}
         return LinkOutput(
             received=received,
