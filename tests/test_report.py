@@ -154,3 +154,13 @@ def test_load_results_rejects_an_empty_store(tmp_path):
 
     with pytest.raises(SemcomError, match="no points"):
         load_results(tmp_path)
+
+
+def test_readme_front_page_shows_the_committed_table1_and_fig7():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    table = (root / "results" / "awgn" / "tables" / "table1_awgn.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) >= 6 and all(row in readme for row in rows)
+    assert "(results/awgn/figures/fig7_awgn.png)" in readme
+    assert (root / "results" / "awgn" / "figures" / "fig7_awgn.png").is_file()

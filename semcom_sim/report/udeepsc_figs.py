@@ -210,7 +210,7 @@ def fig8(res: Results, out: Path, channel: str, primary, snr_db: float) -> list[
     for a in (a1, a2):
         a.set_xticks([n for n, _ in layers])
         a.grid(alpha=0.3)
-        a.legend(fontsize=7)
+        a.legend(fontsize=7, loc="best")
     fig.suptitle(f"Fig. 8 analogue: U-DeepSC per decoder layer at {snr_db:g} dB over {channel}")
     fig.tight_layout()
     stem = f"fig8_{channel}"

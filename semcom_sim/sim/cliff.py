@@ -237,7 +237,7 @@ def plot_cliff(
             roles = {s: r for s, r in roles.items() if r != "learned" or s in learned}
             by_scheme = {s: v for s, v in by_scheme.items() if s in roles}
         curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
-        fig, ax = plt.subplots(figsize=(7.5, 4.8))
+        fig, ax = plt.subplots(figsize=(9.5, 4.8))
         for s in (s for s in by_scheme if roles[s] == "envelope"):
             for mcs, (xs, ys) in sorted(staircase(by_scheme[s], metric).items()):
                 ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=f"{mcs} (MCS)")
@@ -247,21 +247,25 @@ def plot_cliff(
             "capacity": dict(lw=2.0, ls="--", color="grey"),
             "learned": dict(lw=2.2, ls="-", marker="s", ms=4),
         }
+        learned_colors = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"] * 9)
         for s in sorted(by_scheme, key=lambda s: (list(style).index(roles[s]), s)):
             snr, val = curves[s]
-            ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]])
+            extra = {"color": next(learned_colors)} if roles[s] == "learned" else {}
+            ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]], **extra)
         envelopes = [s for s in by_scheme if roles[s] == "envelope"]
         targets = envelopes or [s for s in by_scheme if roles[s] == "separate"]
         crossovers = {}
+        y0, y1 = ax.get_ylim()
         for s in (s for s in by_scheme if roles[s] == "learned"):
             for t in targets:
                 x = crossover_snr(*curves[s], *curves[t])
                 crossovers[(s, t)] = x
                 if x is not None:
+                    k = sum(v is not None for v in crossovers.values()) - 1  # stagger labels
                     ax.axvline(x, color="red", ls=":", lw=1)
                     ax.annotate(
                         f"{s} < {t}\n@ {x:.1f} dB",
-                        (x, ax.get_ylim()[0]),
+                        (x, y0 + (y1 - y0) * (0.02 + 0.3 * (k % 3))),
                         fontsize=7,
                         color="red",
                         rotation=90,
@@ -274,7 +278,7 @@ def plot_cliff(
             title=f"cliff effect: {task} over {channel} ({dataset})",
         )
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         paths += (save or _save_png)(
             fig, out_dir, f"{task}_{channel}_cliff", task=task, channel=channel,
