@@ -91,6 +91,59 @@ def ffmnet_fig5(res: Results, out: Path, channel: str) -> list[Path]:
     return save_figure(fig, out, stem, cap)
 
 
+def ffmnet_table3_figure(res: Results, out: Path, channel: str) -> list[Path]:
+    """Table III as a figure: noiseless mAP@.5, mAP and mIoU vs compression ratio."""
+    from semcom_sim.models.ffmnet.config import JSCC_SETTINGS
+    from semcom_sim.models.ffmnet.report import METRICS
+    from semcom_sim.report.common import use_agg
+
+    base = res.curve("ffmnet-uncompressed", "detseg", channel)
+    pts = [
+        (int(r[:-1]), res.curve(f"ffmnet-jscc-{r}-ref", "detseg", channel)) for r in JSCC_SETTINGS
+    ]
+    pts = [(k, recs[-1]) for k, recs in pts if recs]
+    if not base or not pts:
+        return []
+    e2e = res.curve("ffmnet-jscc-512x-e2e-ref", "detseg", channel)
+    plt = use_agg()
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    rows = []
+    for i, (key, label) in enumerate(METRICS):
+        color = f"C{i}"
+        ax.plot([k for k, _ in pts], [100 * r.metrics[key] for _, r in pts], marker="o",
+                color=color, label=f"{label} (JSCC, steps 1-2)")  # fmt: skip
+        ax.axhline(100 * base[-1].metrics[key], color=color, ls="--", lw=1,
+                   label=f"{label} uncompressed")  # fmt: skip
+        if e2e:
+            ax.plot([512], [100 * e2e[-1].metrics[key]], marker="*", ms=12, ls="", color=color,
+                    label=f"{label} 512x after step 3")  # fmt: skip
+        rows += [{"ratio": k, "scheme": r.scheme, "metric": key, "value": 100 * r.metrics[key]}
+                 for k, r in pts]  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set(
+        xlabel="compression ratio (reals of D1 / reals sent)",
+        ylabel="noiseless metric (%)",
+        title=f"FFMNet Table III analogue over {channel} (noiseless)",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    stem = f"ffmnet_table3_{channel}"
+    write_csv(out / f"{stem}.csv", rows)
+    cap = "\n".join(
+        [
+            "FFMNet Table III analogue (paper 001, Table III) as a figure.",
+            "Noiseless mAP@.5, mAP@[.5:.95] and mIoU (%) of the JSCC trained and tested without "
+            "noise (-ref schemes) per compression ratio; dashed: the uncompressed FFMNet; stars: "
+            "the 512x JSCC after end-to-end training (step 3).",
+            f"Data: {res.datasets(['detseg'], channel)}.",
+            f"Channel: {channel} (not used: -ref schemes are noiseless).",
+            f"Command: {res.command()}; then semcom-sim figures --results {res.root}.",
+        ]
+    )
+    return save_figure(fig, out, stem, cap)
+
+
 def make_figures(
     res: Results, out: Path, codebook_study: Path | None = None
 ) -> tuple[list[Path], list[str]]:
@@ -107,6 +160,7 @@ def make_figures(
             ("fig10", fig10, (primary, snr_ref)),
             ("cliff", cliff_figures, (primary,)),
             ("ffmnet_fig5", ffmnet_fig5, ()),
+            ("ffmnet_table3", ffmnet_table3_figure, ()),
         ):
             got = make(res, out, channel, *args)
             paths += got
