@@ -27,6 +27,7 @@ from semcom_sim.models.udeepsc import (
     multi_exit_loss,
     paper_config,
     straight_through,
+    task_loss,
     task_parameter_names,
     tiny_config,
     topk_keep,
@@ -277,6 +278,33 @@ def test_certainty_targets_eq8_eq9():
     assert certainty_target_reconstruction(pred, target + 5, 1.0).max() < 1e-3  # worst -> 0
     tok = torch.nn.functional.one_hot(torch.tensor([[1, 2, 3, 0]]), 5).float()
     assert certainty_target_tokens(tok, torch.tensor([[1, 2, 0, 0]])).tolist() == [0.75]
+
+
+def test_text_loss_can_leave_the_padding_out():
+    """Cross-entropy over the two word positions only: -log softmax at the true ids."""
+    logits = torch.tensor([[[0.0, 2.0, 0.0], [0.0, 0.0, 1.0], [9.0, 0.0, 0.0], [0.0, 9.0, 0.0]]])
+    target = torch.tensor([[1, 2, 0, 0]])  # two pad positions, one of them badly predicted
+    words = -torch.log_softmax(logits[0, :2], -1)[[0, 1], [1, 2]].mean()
+    got = task_loss("text_reconstruction", logits, target, ignore_id=0)
+    assert got.item() == pytest.approx(words.item())
+    every = -torch.log_softmax(logits[0], -1)[torch.arange(4), target[0]].mean()
+    assert task_loss("text_reconstruction", logits, target).item() == pytest.approx(every.item())
+
+
+def test_text_embedding_spread_follows_the_config():
+    def spread(**kw) -> float:
+        torch.manual_seed(0)
+        return Transmitter(tiny_config(vocab_size=2000, **kw), "text").embed.tokens.weight.std()
+
+    assert spread().item() == pytest.approx(0.02, rel=0.05)
+    assert spread(text_embed_std=1.0).item() == pytest.approx(0.88, rel=0.05)  # N(0,1) cut at 2
+    torch.manual_seed(0)
+    pos = UDeepSC(tiny_config(decoder_pos_std=1.0), tasks=["imgr"]).receiver.channel_decoder.pos
+    assert pos["image"].std().item() == pytest.approx(0.88, rel=0.1)
+    with pytest.raises(SemcomError):
+        tiny_config(text_embed_std=0.0)
+    with pytest.raises(SemcomError):
+        tiny_config(decoder_pos_std=-1.0)
 
 
 def test_multi_exit_loss_phases():

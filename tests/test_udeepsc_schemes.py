@@ -233,3 +233,29 @@ def test_evaluate_sweeps_into_a_fresh_store(tmp_path, monkeypatch):
     assert evaluate.run_sweep(tmp_path, samples=4, seed=0) == []
     assert seen == {"argv": seen["argv"], "store_left": False, "csv_left": False}
     assert seen["argv"][seen["argv"].index("--samples") + 1] == "4"
+
+
+def test_snr_range_widens_linearly_over_the_warmup():
+    from semcom_sim.models.udeepsc.trainers import snr_range_at
+
+    assert snr_range_at(0, 0.0, 12.0, 0) == (0.0, 12.0)  # off: the full range from step 0
+    assert snr_range_at(0, 0.0, 12.0, 100) == (12.0, 12.0)
+    assert snr_range_at(25, 0.0, 12.0, 100) == (9.0, 12.0)
+    assert snr_range_at(100, 0.0, 12.0, 100) == (0.0, 12.0)
+    assert snr_range_at(500, 0.0, 12.0, 100) == (0.0, 12.0)
+
+
+def test_tdeepsc_trainer_takes_train_snr_and_snr_warmup(tmp_path):
+    argv = ["train", "tdeepsc", "--task", "textr", "--steps", "2", "--train-samples", "8"]
+    argv += ["--batch-size", "4", "--warmup", "1", "--quiet", "--checkpoint-every", "2"]
+    out = tmp_path / "t"
+    opts = ["--train-snr", "6", "18", "--snr-warmup", "5", "--set", "text_embed_std=1.0"]
+    assert main(argv + ["--out", str(out), *opts, "--set", "text_loss_ignore_pad=true"]) == 0
+    _, cfg, extra = load_checkpoint(out / "final", kind="udeepsc")
+    assert cfg["train_snr_db"] == [6.0, 18.0]
+    assert cfg["text_embed_std"] == 1.0 and cfg["text_loss_ignore_pad"] is True
+    assert extra["training"]["snr_warmup"] == 5
+    assert main(argv + ["--out", str(tmp_path / "w"), "--set", "no_such_field=1"]) == 2
+    assert main(argv + ["--out", str(tmp_path / "x"), "--set", "text_embed_std"]) == 2
+    assert main(argv + ["--out", str(tmp_path / "u"), "--train-snr", "9", "3"]) == 2
+    assert main(argv + ["--out", str(tmp_path / "v"), "--snr-warmup", "-1"]) == 2

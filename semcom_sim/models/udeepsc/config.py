@@ -30,6 +30,15 @@ class UDeepSCConfig:
     ``codebook_normalize`` uses unit-norm codewords and sub-vectors, ``codebook_restart`` moves
     unused codewords onto encoder outputs during training (see
     :mod:`~semcom_sim.models.udeepsc.codebook`; both on in the tiny preset, off in ``paper``).
+    ``text_embed_std`` is the initial spread of the text token embedding (BERT's 0.02 by default)
+    and ``text_loss_ignore_pad`` leaves the padding positions out of the text-reconstruction
+    cross-entropy (the end of a sentence is still learned from ``<eos>``). Digital T-DeepSC text
+    reconstruction needs both (std 1): with std 0.02 every word's feature starts almost the same,
+    falls onto a handful of codewords (about 20 index pairs among ~2,500 words) and the receiver
+    never tells words apart (see ``results/udeepsc/textr_probe/README.md``).
+    ``decoder_pos_std`` is the initial spread of the receiver's positional tables (added to the
+    LayerNorm-ed, unit-scale received features): at 0.02 digital text reconstruction does not
+    learn which received word belongs to which output position (std 1 does).
     ``codebook_sharing`` says which features share a sub-codebook (Sec. VI-D, Fig. 11):
     ``"modality"`` (one per modality, the paper's U-DeepSC / Sep-M), ``"joint"`` (one for every
     task and modality) or ``"task"`` (one per task, Sep-T). The latter two need equal
@@ -55,6 +64,8 @@ class UDeepSCConfig:
     text_depth: int = 2
     text_heads: int = 2
     text_select_after: tuple[int, ...] = (1, 2)
+    text_embed_std: float = 0.02
+    text_loss_ignore_pad: bool = False
     # speech transmitter (audio framed into non-overlapping frames of frame_len samples)
     frame_len: int = 64
     speech_max_frames: int = 8
@@ -87,6 +98,7 @@ class UDeepSCConfig:
     decoder_dim: int = 32
     decoder_depth: int = 3
     decoder_heads: int = 2
+    decoder_pos_std: float = 0.02
     num_cls_queries: int = 2
     num_classes: dict[str, int] = field(
         default_factory=lambda: {"imgc": 10, "textc": 2, "vqa": 16, "msa": 2}
@@ -257,6 +269,8 @@ class UDeepSCConfig:
             raise SemcomError("decoder_dim must be divisible by decoder_heads")
         if self.exit_loss_weights is not None and len(self.exit_loss_weights) != self.decoder_depth:
             raise SemcomError("exit_loss_weights needs one weight per decoder layer")
+        if not self.text_embed_std > 0.0 or not self.decoder_pos_std > 0.0:
+            raise SemcomError("text_embed_std and decoder_pos_std must be > 0")
         if not 0.0 < self.rho_init < 1.0:
             raise SemcomError("rho_init must be in (0, 1)")
 

@@ -41,13 +41,15 @@ def certainty_target_tokens(logits: Tensor, target: Tensor) -> Tensor:
     return (logits.argmax(dim=-1) == target).to(logits.dtype).mean(dim=1)
 
 
-def task_loss(kind: str, output: Tensor, target: Tensor) -> Tensor:
+def task_loss(kind: str, output: Tensor, target: Tensor, ignore_id: int | None = None) -> Tensor:
     """``C(g_i(U_i), y)``: cross-entropy (classification, per-token for text reconstruction) or
-    MSE (image reconstruction, as the paper trains for PSNR)."""
+    MSE (image reconstruction, as the paper trains for PSNR). ``ignore_id``: text positions
+    whose target is this id (padding) are left out of the text-reconstruction loss."""
     if kind == "classification":
         return nn.functional.cross_entropy(output, target)
     if kind == "text_reconstruction":
-        return nn.functional.cross_entropy(output.transpose(1, 2), target)
+        ignore = -100 if ignore_id is None else ignore_id
+        return nn.functional.cross_entropy(output.transpose(1, 2), target, ignore_index=ignore)
     return nn.functional.mse_loss(output, target)
 
 
@@ -66,9 +68,10 @@ def exit_losses(
 ) -> tuple[list[Tensor], list[Tensor]]:
     """``(L_i, L_i^LCM)`` for every executed decoder layer ``i``."""
     kind = task_spec(task).kind
+    ignore = cfg.pad_id if cfg.text_loss_ignore_pad else None
     task_losses, lcm_losses = [], []
     for i, o in enumerate(out["exit_outputs"]):
-        task_losses.append(task_loss(kind, o, target))
+        task_losses.append(task_loss(kind, o, target, ignore))
         c_hat = certainty_target(kind, o, target, cfg.recon_certainty_scale)
         lcm_losses.append((out["certainty"][:, i] - c_hat).pow(2).mean())
     return task_losses, lcm_losses

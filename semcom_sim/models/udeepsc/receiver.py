@@ -46,7 +46,7 @@ class ChannelDecoder(nn.Module):
             {
                 m: nn.Parameter(
                     nn.init.trunc_normal_(
-                        torch.empty(cfg.max_features(m), d, device=device), std=0.02
+                        torch.empty(cfg.max_features(m), d, device=device), std=cfg.decoder_pos_std
                     )
                 )
                 for m in cfg.modalities

@@ -21,6 +21,8 @@ The checkpoint's ``extra`` holds the :class:`~semcom_sim.models.udeepsc.adapters
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import sys
 import time
@@ -43,7 +45,7 @@ from semcom_sim.models.udeepsc.adapters import (
     model_task,
     trim_padding,
 )
-from semcom_sim.models.udeepsc.config import PRESETS, preset_config
+from semcom_sim.models.udeepsc.config import PRESETS, UDeepSCConfig, preset_config
 from semcom_sim.models.udeepsc.losses import task_objective
 from semcom_sim.models.udeepsc.model import UDeepSC
 from semcom_sim.models.udeepsc.tasks import ALL_TASKS, task_spec
@@ -144,6 +146,14 @@ def lr_at(step: int, total: int, lr: float, warmup: int) -> float:
     return lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
+def snr_range_at(step: int, lo: float, hi: float, warmup: int) -> tuple[float, float]:
+    """Training SNR range ``(lo_t, hi)`` at ``step``: with ``warmup`` > 0 its lower end starts
+    at ``hi`` and falls linearly to ``lo`` over the first ``warmup`` steps (SNR curriculum)."""
+    if warmup <= 0:
+        return lo, hi
+    return hi - (hi - lo) * min(1.0, step / warmup), hi
+
+
 def task_probabilities(sets: dict[str, TrainSet], power: float) -> Tensor:
     """Sampling probability of each task, ``|split| ** power`` normalised (order of ``sets``)."""
     w = torch.tensor([float(len(s)) ** power for s in sets.values()], dtype=torch.float64)
@@ -166,6 +176,28 @@ def _parser(prog: str, multi: bool):
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip (0 = off)")
     p.add_argument("--channel", default="awgn", help="training channel (awgn|rayleigh|mimo)")
+    p.add_argument(
+        "--train-snr",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="training SNR range in dB (default: the preset's, 0 12)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config field on top of the preset, VALUE in JSON (repeatable), "
+        "e.g. text_embed_std=1.0",
+    )
+    p.add_argument(
+        "--snr-warmup",
+        type=int,
+        default=0,
+        help="steps over which the training SNR range widens from HI down to LO (0 = off)",
+    )
     p.add_argument("--train-samples", type=int, default=None, help="cap per training split")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the embedded train splits")
     p.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
@@ -179,12 +211,35 @@ def _parser(prog: str, multi: bool):
     return p
 
 
+def config_overrides(items: list[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` (``--set``) -> config overrides; values are JSON (a bare word is a
+    string). Raises :class:`SemcomError` on a malformed item or an unknown config field."""
+    known = {f.name for f in dataclasses.fields(UDeepSCConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SemcomError(f"--set needs KEY=VALUE, got {item!r}")
+        if key not in known:
+            raise SemcomError(f"--set: unknown U-DeepSC config field {key!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
 def _check(args) -> None:
     for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:
             raise SemcomError(f"--{name.replace('_', '-')} must be >= 1")
     if args.lr <= 0:
         raise SemcomError("--lr must be > 0")
+    if args.snr_warmup < 0:
+        raise SemcomError("--snr-warmup must be >= 0")
+    if args.train_snr is not None and args.train_snr[0] > args.train_snr[1]:
+        raise SemcomError("--train-snr LO HI needs LO <= HI")
     if args.train_samples is not None and args.train_samples < 2:
         raise SemcomError("--train-samples must be >= 2")
     if args.preset not in PRESETS:
@@ -201,6 +256,9 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
     device = torch.device(args.device)
     channel = CHANNELS.create(CHANNELS.check(args.channel))
     t0 = time.perf_counter()
+    overrides = {**(overrides or {}), **config_overrides(args.set)}
+    if args.train_snr is not None:
+        overrides["train_snr_db"] = tuple(args.train_snr)
     cfg, adapter, sets = prepare_data(
         tasks, args.preset, args.train_samples, args.data_seed, args.data_dir, overrides=overrides
     )
@@ -228,7 +286,8 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
             batches = [draw(names[int(i)], g) for i in pick]
         else:
             batches = [draw(names[0], g)]
-        snr = (lo + (hi - lo) * torch.rand(b, generator=g)).to(device)
+        lo_t, hi_t = snr_range_at(step, lo, hi, args.snr_warmup)
+        snr = (lo_t + (hi_t - lo_t) * torch.rand(b, generator=g)).to(device)
         gm = torch.Generator(device=device)
         gm.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
         model.train()

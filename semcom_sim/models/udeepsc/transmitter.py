@@ -106,7 +106,7 @@ class TextEmbedding(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tokens = nn.Embedding(cfg.vocab_size, dim, device=device)
-        nn.init.trunc_normal_(self.tokens.weight, std=0.02)
+        nn.init.trunc_normal_(self.tokens.weight, std=cfg.text_embed_std)  # cut at +-2
         self.pos = _table(cfg.text_max_len, dim, device)
 
     def forward(self, ids: Tensor) -> tuple[Tensor, Tensor]:
