@@ -89,6 +89,12 @@ class EnvelopeScheme(Scheme):
             extras[f"{metric}@{mcs.name}"] = torch.full((n,), sign * s)
         return SchemeOutput(win.predictions, win.num_symbols, win.channel_uses, extras)
 
+    def identity(self, task: Task) -> dict:
+        return self.config() | {
+            "role": self.role,
+            "members": [m.identity(task) for m in self.members],
+        }
+
     def config(self) -> dict:
         return {
             "name": self.name,

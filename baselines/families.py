@@ -251,6 +251,8 @@ class TaskDispatch(Scheme):
         self._subs: dict[str, Scheme] = {}
         self._current: Scheme | None = None
         self._description = description or {}
+        if self._description.get("kind") == "capacity":
+            self.role = "bound"
 
     def _available(self, task_name: str) -> bool:
         registry = self._needs(task_name)
@@ -292,6 +294,18 @@ class TaskDispatch(Scheme):
 
     def run(self, batch, channel, snr_db, generator) -> SchemeOutput:
         return self._scheme().run(batch, channel, snr_db, generator)
+
+    def identity(self, task: Task) -> dict:
+        """The description plus the identity of the scheme serving ``task`` (its codec, MCS,
+        decoder and task model), built without a device if not prepared yet."""
+        sub = self._subs.get(task.name) or self.scheme_for(task.name)
+        return {
+            "name": self.name,
+            "role": self.role,
+            **self._description,
+            "task": task.name,
+            "scheme": sub.identity(task),
+        }
 
     def config(self) -> dict:
         return {

@@ -215,6 +215,11 @@ class SeparationScheme(Scheme):
             },
         )
 
+    def identity(self, task: Task) -> dict:
+        """:meth:`config` plus the task model's own identity (e.g. its checkpoint hash)."""
+        rid = getattr(self.receiver, "identity", None)
+        return self.config() | {"role": self.role, "receiver_identity": rid() if rid else None}
+
     def config(self) -> dict:
         return {
             "name": self.name,

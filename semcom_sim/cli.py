@@ -9,16 +9,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from semcom_sim.errors import SemcomError
+from semcom_sim.options import ArgParser
+from semcom_sim.options import check_writable_dir as _check_writable_dir
 
-DEFAULT_OUT = "runs/sweep"
+_Parser = ArgParser  # the subcommand parsers' class
 
+DESCRIPTION = """\
+Link-level simulation of semantic communication: learned transceivers (U-DeepSC, T-DeepSC,
+FFMNet + deep JSCC) against conventional separate source-channel coding (JPEG/H.264/UTF-8/PCM +
+5G LDPC / LTE Turbo), every scheme through one channel layer with one SNR convention.
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
-        raise SemcomError(f"{self.prog}: {message}")
+  semcom-sim sweep --snr -6:18        the main job: every scheme and task vs SNR
+  semcom-sim figures --results DIR    the papers' figures from a sweep's store
+"""
 
 
 def _fix_snr_argv(argv: list[str]) -> list[str]:
@@ -35,34 +40,15 @@ def _fix_snr_argv(argv: list[str]) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="semcom-sim", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from semcom_sim import __version__
 
-    s = sub.add_parser("sweep", help="simulate metric vs SNR for schemes x tasks, store, plot")
-    s.add_argument("--snr", default="-6:18", help="start:stop[:step] dB (inclusive) or a,b,c")
-    s.add_argument(
-        "--schemes",
-        default="default",
-        help="comma list of scheme names; default (all but single-MCS/quality variants) or all",
-    )
-    s.add_argument("--tasks", default="all", help="comma list of task names, or all")
-    s.add_argument("--channel", default="awgn", help="awgn | rayleigh | mimo")
-    s.add_argument("--nt", type=int, default=2, help="MIMO transmit antennas")
-    s.add_argument("--nr", type=int, default=2, help="MIMO receive antennas")
-    s.add_argument("--detector", default="lmmse", help="MIMO detector: lmmse | zf")
-    s.add_argument("--coherence", type=int, default=None, help="Rayleigh coherence (symbols)")
-    s.add_argument("--samples", type=int, default=None, help="examples per SNR point")
-    s.add_argument("--batch-size", type=int, default=None, help="examples per scheme call")
-    s.add_argument("--seed", type=int, default=0, help="seeds every random generator")
-    s.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    s.add_argument("--decoder", default="auto", help="FEC decoders: auto | fast | sionna")
-    s.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
-    )
-    s.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
-    s.add_argument("--out", default=DEFAULT_OUT, help="results directory")
-    s.add_argument("--no-plot", action="store_true", help="skip the plots at the end")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = ArgParser(prog="semcom-sim", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"semcom-sim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=ArgParser)
+
+    from semcom_sim.commands.sweep import add_sweep_parser
+
+    add_sweep_parser(sub)
 
     ls = sub.add_parser("list", help="registered schemes, tasks and channels")
     ls.add_argument(
@@ -82,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw metric-vs-SNR figures from a results directory")
     pl.add_argument("--results", required=True, help="a directory written by sweep")
     pl.add_argument("--out", default=None, help="figure directory (default: RESULTS/plots)")
+
+    from semcom_sim.commands.study import add_parser as add_study
+
+    add_study(sub)
 
     from semcom_sim.commands.report import add_parsers
 
@@ -119,10 +109,16 @@ def main(argv: list[str] | None = None) -> int:
             from semcom_sim.commands import report
 
             return getattr(report, f"cmd_{args.command}")(args)
+        if args.command == "study":
+            from semcom_sim.commands.study import cmd_study
+
+            return cmd_study(args)
         raise SemcomError(f"unknown command {args.command!r}")
     except SemcomError as e:
         print(f"semcom-sim: error: {e}", file=sys.stderr)
         return 2
+    except SystemExit as e:  # --help, --version
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
     except BrokenPipeError:  # e.g. `semcom-sim list | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -131,17 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def check_writable_dir(path: str | Path) -> Path:
-    """Raise SemcomError unless ``path`` exists as a writable dir or can be created (no writes)."""
-    p = Path(path).resolve()
-    probe = p
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise SemcomError(f"--out {path}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise SemcomError(f"--out {path}: {probe} is not writable")
-    return p
+check_writable_dir = _check_writable_dir  # kept for callers of the old location
 
 
 if __name__ == "__main__":

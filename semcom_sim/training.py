@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from semcom_sim.checkpoint import load_checkpoint, load_into, save_checkpoint
+from semcom_sim.registry import Registry
 
 
 def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -147,3 +148,18 @@ class Trainer:
             {**self.extra, "step": self.step},
         )
         return final
+
+
+# ---------------------------------------------------------------------- the trainer registry
+TRAINERS: Registry = Registry("trainer")
+"""``semcom-sim train NAME``: ``TRAINERS.register("name")(lambda: fn)`` where
+``fn(argv: list[str]) -> int`` parses its own options with :class:`semcom_sim.options.ArgParser`
+(bad input is a one-line error) and uses :class:`Trainer`."""
+
+
+def load_trainers() -> Registry:
+    """Import the model packages' trainer modules (they register themselves)."""
+    import semcom_sim.models.ffmnet.trainer  # noqa: F401
+    import semcom_sim.models.udeepsc.trainers  # noqa: F401
+
+    return TRAINERS

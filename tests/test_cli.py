@@ -98,7 +98,7 @@ def test_sweep_writes_store_csv_plots_and_resumes(tmp_path, capsys):
     assert main([*SMALL, "--out", str(out)]) == 0
     first = capsys.readouterr().out
     assert "4 points simulated, 0 already stored" in first
-    for name in ("results.sqlite", "results.csv", "config.json", "schemes.json"):
+    for name in ("results.sqlite", "results.csv", "config.json"):
         assert (out / name).is_file()
     assert sorted(p.name for p in (out / "plots").glob("*.png")) == [
         "image-reconstruction_awgn.png",

@@ -11,10 +11,10 @@ import torch
 from semcom_sim.channel import AWGN
 from semcom_sim.errors import SemcomError, UnknownNameError
 from semcom_sim.models.udeepsc import UDeepSC, UDeepSCConfig, tiny_config, training_step
-from semcom_sim.models.udeepsc import codebook_study as study
 from semcom_sim.models.udeepsc.model import parameter_belongs_to
 from semcom_sim.models.udeepsc.transmission import FeatureLink
 from semcom_sim.models.udeepsc.transmitter import TransmitterOutput
+from semcom_sim.studies import codebook as study
 
 TASKS = ("imgc", "imgr", "textc", "vqa")
 

@@ -62,6 +62,11 @@ class Channel(ABC):
 
         ``num_symbols`` (int ``[B]``, default ``n``) is the number of valid symbols per example when
         variable-length transmissions are padded into one tensor; it only sets ``channel_uses``.
+
+        ``generator`` may also be a sequence of ``R`` generators (``R`` divides ``B``): the rows
+        are then ``R`` consecutive blocks of ``B / R`` examples (e.g. one block per SNR point of
+        a sweep) and block ``r`` draws its noise and fading from ``generator[r]`` alone, exactly
+        as a call with that block and that generator would.
         """
         if not torch.is_complex(x) or x.dim() != 2:
             raise ValueError(f"channel input must be complex [B, n], got {x.dtype} {list(x.shape)}")
@@ -69,7 +74,23 @@ class Channel(ABC):
         no = snr_db_to_no(broadcast_snr(snr_db, b, device=x.device)).to(x.device)
         if num_symbols is None:
             num_symbols = torch.full((b,), n, dtype=torch.int64, device=x.device)
-        return self.forward(x, no, generator, num_symbols.to(torch.int64))
+        num_symbols = num_symbols.to(torch.int64)
+        if generator is None or isinstance(generator, torch.Generator):
+            return self.forward(x, no, generator, num_symbols)
+        gens = list(generator)
+        if not gens or b % len(gens):
+            raise ValueError(f"{len(gens)} generators for {b} rows: the count must divide B")
+        step = b // len(gens)
+        parts = [
+            self.forward(x[i : i + step], no[i : i + step], g, num_symbols[i : i + step])
+            for i, g in zip(range(0, b, step), gens, strict=True)
+        ]
+        return ChannelOutput(
+            y=torch.cat([p.y for p in parts]),
+            no_eff=torch.cat([p.no_eff for p in parts]),
+            h=None if parts[0].h is None else torch.cat([p.h for p in parts]),
+            channel_uses=torch.cat([p.channel_uses for p in parts]),
+        )
 
     @abstractmethod
     def forward(

@@ -102,4 +102,5 @@ class MIMORayleigh(Channel):
 
     @property
     def key(self) -> str:
-        return f"mimo{self.nt}x{self.nr}-{self.detector}"
+        key = f"mimo{self.nt}x{self.nr}-{self.detector}"
+        return key if self.coherence_uses == 1 else f"{key}-coh{self.coherence_uses}"

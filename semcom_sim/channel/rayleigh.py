@@ -51,6 +51,14 @@ class RayleighBlockFading(Channel):
         g = h.abs().pow(2).clamp_min(1e-12)
         return ChannelOutput(y=y * h.conj() / g, no_eff=no_b / g, h=h, channel_uses=uses)
 
+    @property
+    def key(self) -> str:
+        """``rayleigh`` for the default channel, else e.g. ``rayleigh-coh1`` / ``-noeq``: stores
+        and figures never mix two coherence times under one name."""
+        coh = self.coherence_symbols
+        key = self.name if coh == 64 else f"{self.name}-coh{coh}"
+        return key if self.equalize else f"{key}-noeq"
+
     def config(self) -> dict:
         return {
             "name": self.name,

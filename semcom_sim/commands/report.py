@@ -9,9 +9,9 @@ from semcom_sim.errors import SemcomError
 
 
 def _out(args: argparse.Namespace, sub: str) -> Path:
-    from semcom_sim.cli import check_writable_dir
+    from semcom_sim.options import check_writable_dir
 
-    return check_writable_dir(args.out) if args.out else Path(args.results) / sub
+    return check_writable_dir(args.out or Path(args.results) / sub)
 
 
 def cmd_figures(args: argparse.Namespace) -> int:

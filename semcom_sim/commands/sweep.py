@@ -6,12 +6,72 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from semcom_sim.errors import SemcomError
+from semcom_sim.options import (
+    MAX_BATCH,
+    MAX_SAMPLES,
+    check_device,
+    check_input_dir,
+    check_int,
+    check_seed,
+    check_writable_dir,
+)
 
 DEFAULT_SAMPLES = 64
 DEFAULT_BATCH = 64
+MIMO_FLAGS = ("nt", "nr", "detector")
+
+
+DEFAULT_OUT = "runs/sweep"
+
+
+def add_sweep_parser(sub) -> None:
+    """The ``sweep`` subcommand's options (``sub``: argparse subparsers)."""
+    s = sub.add_parser(
+        "sweep",
+        help="simulate metric vs SNR for schemes x tasks, store, plot",
+        description="Simulate every (scheme, task, SNR) point, store it, draw the figures.",
+    )
+    s.add_argument("--snr", default="-6:18", help="start:stop[:step] dB (inclusive) or a,b,c")
+    s.add_argument(
+        "--schemes",
+        default="default",
+        help="comma list of scheme names; default (all but single-MCS/quality variants) or all",
+    )
+    s.add_argument("--tasks", default="all", help="comma list of task names, or all")
+    s.add_argument("--channel", default="awgn", help="awgn | rayleigh | mimo")
+    s.add_argument("--nt", type=int, default=None, help="MIMO transmit antennas (mimo: 2)")
+    s.add_argument("--nr", type=int, default=None, help="MIMO receive antennas (mimo: 2)")
+    s.add_argument("--detector", default=None, help="MIMO detector: lmmse | zf (mimo: lmmse)")
+    s.add_argument(
+        "--coherence",
+        type=int,
+        default=None,
+        help="fading block length: symbols (rayleigh: 64) or channel uses (mimo: 1)",
+    )
+    s.add_argument("--samples", type=int, default=64, help="examples per SNR point")
+    s.add_argument("--batch-size", type=int, default=64, help="examples per scheme call")
+    s.add_argument("--seed", type=int, default=0, help="seeds every random generator, [0, 2**63)")
+    s.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    s.add_argument("--decoder", default="auto", help="FEC decoders: auto | fast | sionna")
+    s.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    s.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
+    s.add_argument("--out", default=DEFAULT_OUT, help="results directory")
+    s.add_argument("--no-plot", action="store_true", help="skip the plots at the end")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def sweep_main(argv: list[str]) -> int:
+    """``semcom-sim sweep ARGV`` without the CLI's top level (studies call it)."""
+    from semcom_sim.options import ArgParser
+
+    p = ArgParser(prog="semcom-sim")
+    add_sweep_parser(p.add_subparsers(dest="command", required=True, parser_class=ArgParser))
+    args = p.parse_args(["sweep", *argv])
+    args.command_line = "semcom-sim sweep " + " ".join(argv)
+    return cmd_sweep(args)
 
 
 def _names(text: str, registry, what: str) -> list[str]:
@@ -22,57 +82,66 @@ def _names(text: str, registry, what: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
         raise SemcomError(f"no {what} given")
+    if len(set(names)) != len(names):
+        raise SemcomError(f"--{what} names a {what[:-1]} twice: {text}")
     return [registry.check(n) for n in names]
 
 
 def build_channel(args: argparse.Namespace):
+    """The channel of ``--channel`` and its flags; flags of another channel are an error."""
     from semcom_sim.channel import CHANNELS
 
     name = CHANNELS.check(args.channel)
+    given = [f for f in MIMO_FLAGS if getattr(args, f, None) is not None]
+    if name != "mimo" and given:
+        flags = ", ".join(f"--{f}" for f in given)
+        raise SemcomError(f"{flags} only apply to --channel mimo (got --channel {name})")
+    if name == "awgn" and args.coherence is not None:
+        raise SemcomError("--coherence applies to --channel rayleigh or mimo, not awgn")
     if name == "mimo":
-        if args.nt < 1 or args.nr < 1:
-            raise SemcomError(f"--nt and --nr must be >= 1 (got {args.nt}, {args.nr})")
-        if args.detector not in ("lmmse", "zf"):
-            raise SemcomError(f"unknown detector {args.detector!r}; known detectors: lmmse, zf")
-        if args.detector == "zf" and args.nr < args.nt:
+        nt = 2 if args.nt is None else args.nt
+        nr = 2 if args.nr is None else args.nr
+        detector = "lmmse" if args.detector is None else args.detector
+        check_int(nt, "--nt", 1, 64)
+        check_int(nr, "--nr", 1, 64)
+        check_int(args.coherence, "--coherence", 1, 10**9)
+        if detector not in ("lmmse", "zf"):
+            raise SemcomError(f"unknown detector {detector!r}; known detectors: lmmse, zf")
+        if detector == "zf" and nr < nt:
             raise SemcomError("ZF detection needs --nr >= --nt")
-        return CHANNELS.create(name, nt=args.nt, nr=args.nr, detector=args.detector)
+        return CHANNELS.create(name, nt=nt, nr=nr, detector=detector, coherence_uses=args.coherence)
     if name == "rayleigh":
-        if args.coherence is not None and args.coherence < 1:
-            raise SemcomError(f"--coherence must be >= 1 (got {args.coherence})")
+        check_int(args.coherence, "--coherence", 1, 10**9)
         return CHANNELS.create(name, coherence_symbols=args.coherence)
     return CHANNELS.create(name)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from semcom_sim.catalog import load_catalog
-    from semcom_sim.cli import check_writable_dir
     from semcom_sim.link.mcs import BACKENDS
     from semcom_sim.sim.snr import parse_snr
 
     snr = parse_snr(args.snr)
+    check_seed(args.seed)
+    samples = DEFAULT_SAMPLES if args.samples is None else args.samples
+    batch = DEFAULT_BATCH if args.batch_size is None else args.batch_size
+    check_int(samples, "--samples", 1, MAX_SAMPLES)
+    check_int(batch, "--batch-size", 1, MAX_BATCH)
+    check_int(args.threads, "--threads", 1, 1024)
+    if args.decoder not in BACKENDS:
+        raise SemcomError(f"unknown decoder backend {args.decoder!r}; known: {', '.join(BACKENDS)}")
+    device = check_device(args.device)
+    if args.data_dir is not None:
+        check_input_dir(args.data_dir, "--data-dir")
+    out = check_writable_dir(args.out)
     schemes_reg, tasks_reg = load_catalog()
     channel = build_channel(args)
     task_names = _names(args.tasks, tasks_reg, "tasks")
     scheme_names = _names(args.schemes, schemes_reg, "schemes")
-    samples = DEFAULT_SAMPLES if args.samples is None else args.samples
-    batch = DEFAULT_BATCH if args.batch_size is None else args.batch_size
-    if samples < 1:
-        raise SemcomError(f"--samples must be >= 1 (got {samples})")
-    if batch < 1:
-        raise SemcomError(f"--batch-size must be >= 1 (got {batch})")
-    if args.decoder not in BACKENDS:
-        raise SemcomError(f"unknown decoder backend {args.decoder!r}; known: {', '.join(BACKENDS)}")
-    if args.threads is not None and args.threads < 1:
-        raise SemcomError(f"--threads must be >= 1 (got {args.threads})")
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise SemcomError(f"--data-dir {args.data_dir}: no such directory")
-    try:
-        device = torch.device(args.device)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as e:
-        raise SemcomError(f"--device {args.device}: {str(e).splitlines()[0]}") from None
-    out = check_writable_dir(args.out)
+    import torch
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     tasks = [tasks_reg.create(n) for n in task_names]
     schemes = [
         schemes_reg.create(n, device=str(device), decoder=args.decoder) for n in scheme_names
@@ -82,8 +151,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise SemcomError(
             f"no scheme among {', '.join(scheme_names)} applies to tasks {', '.join(task_names)}"
         )
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    if args.schemes.strip() not in ("all", "default"):
+        idle = [s.name for s in schemes if not any(s.supports(t) for t in tasks)]
+        if idle:
+            print(
+                f"semcom-sim: notice: {', '.join(idle)} apply to none of the tasks "
+                f"{', '.join(task_names)}; skipped",
+                file=sys.stderr,
+            )
     torch.manual_seed(args.seed)
     preloaded = {}
     if args.data_dir is not None:  # real files: fail on a missing/malformed one before writing
@@ -95,7 +170,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
 
     from semcom_sim.sim.engine import SweepConfig, run_sweep
-    from semcom_sim.sim.store import ResultStore, write_json
+    from semcom_sim.sim.store import CONFIG_NAME, ResultStore, write_json
 
     config = SweepConfig(
         schemes=sorted({s.name for s, _ in pairs}),
@@ -109,7 +184,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         extra={"decoder": args.decoder, "command": getattr(args, "command_line", None)},
     )
-    store = ResultStore(out)
+    store = ResultStore(out)  # refuses a foreign or older store before writing anything
     pbar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -120,12 +195,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         if pbar is not None:
             pbar.close()
-    write_json(out / "schemes.json", {s.name: s.config() for s in schemes})
+    runs = store.runs()
+    write_json(out / CONFIG_NAME, {"sweep": config.__dict__, "runs": runs})
     csv_path = store.export_csv()
     print(f"{counts['done']} points simulated, {counts['skipped']} already stored -> {out}")
     print(f"store: {store.path}\ncsv:   {csv_path}")
     if not args.no_plot:
-        paths = _plot(store, out / "plots", {t.name: t.primary_metric for t in tasks})
+        paths = _plot(store.records(), out / "plots", {t.name: t.primary_metric for t in tasks})
         print(f"plots: {len(paths)} PNG in {out / 'plots'}")
     store.close()
     if not args.no_plot:  # the papers' figures and tables from what was just stored
@@ -143,23 +219,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(store, out_dir: Path, primary: dict[str, str]) -> list[Path]:
+def _plot(records, out_dir: Path, primary: dict[str, str]) -> list[Path]:
     from semcom_sim.sim.plot import plot_records
 
-    return plot_records(store.records(), out_dir, primary)
+    return plot_records(records, out_dir, primary)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from semcom_sim.catalog import load_catalog
-    from semcom_sim.sim.store import STORE_NAME, ResultStore
+    from semcom_sim.sim.store import ResultStore
 
     root = Path(args.results)
-    if not (root / STORE_NAME).is_file():
-        raise SemcomError(f"--results {root}: no {STORE_NAME} (expected a directory from sweep)")
+    store = ResultStore.open_read(root)  # read-only: the input is never modified
+    try:
+        records = store.records()
+    finally:
+        store.close()
+    if not records:
+        raise SemcomError(f"--results {root}: the store holds no points")
+    out = check_writable_dir(args.out) if args.out else check_writable_dir(root / "plots")
     _, tasks_reg = load_catalog()
     primary = {n: tasks_reg.create(n).primary_metric for n in tasks_reg.names()}
-    store = ResultStore(root)
-    paths = _plot(store, Path(args.out) if args.out else root / "plots", primary)
-    store.close()
+    paths = _plot(records, out, primary)
     print(f"{len(paths)} PNG written")
     return 0

@@ -7,14 +7,13 @@ Everything is read from a sweep's store; nothing is simulated here.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from semcom_sim.errors import SemcomError
-from semcom_sim.sim.store import CONFIG_NAME, STORE_NAME, Record, ResultStore, atomic_write
+from semcom_sim.sim.store import CONFIG_NAME, Record, ResultStore, atomic_write
 
 # The six U-DeepSC tasks in the paper's panel order (Fig. 7).
 UDEEPSC_TASKS = (
@@ -89,16 +88,21 @@ class Results:
         return min(pts, key=lambda s: (abs(s - wanted), -s))
 
     def command(self) -> str:
-        return self.config.get("sweep", {}).get("extra", {}).get("command") or (
-            f"semcom-sim sweep (settings in {self.root / CONFIG_NAME})"
-        )
+        """The command of the most recent run that wrote points (from the store)."""
+        runs = self.config.get("runs") or []
+        for run in reversed(runs):
+            cmd = (run.get("config") or {}).get("extra", {}).get("command")
+            if cmd:
+                return cmd
+        return f"semcom-sim sweep (settings in {self.root / CONFIG_NAME})"
 
     def checkpoints(self, schemes: Sequence[str]) -> list[str]:
-        """``name (step N, manifest sha256 prefix)`` of the checkpoints behind ``schemes``."""
-        out = []
-        for s in schemes:
-            for name, info in (self.schemes.get(s, {}).get("checkpoints") or {}).items():
-                text = f"{name} (step {info.get('step')}, {info.get('manifest_sha256', '')[:12]})"
+        """``name (sha256 prefix)`` of the checkpoints behind the stored points of ``schemes``,
+        read from the scheme configurations stored with those points."""
+        out: list[str] = []
+        hashes = {r.scheme_config for r in self.records if r.scheme in schemes}
+        for h in sorted(hashes):
+            for text in _checkpoint_texts(self.schemes.get(h, {})):
                 if text not in out:
                     out.append(text)
         return out
@@ -115,27 +119,35 @@ class Results:
 
 
 def load_results(root: str | Path) -> Results:
-    """Read a sweep directory; a one-line :class:`SemcomError` if it is not one."""
+    """Read a sweep directory's store (read-only); a one-line :class:`SemcomError` if it is not
+    one. ``config`` holds every run (``runs``); ``schemes`` maps a scheme-config hash to the
+    configuration stored with the points."""
     root = Path(root)
-    if not (root / STORE_NAME).is_file():
-        raise SemcomError(f"--results {root}: no {STORE_NAME} (expected a directory from sweep)")
-    store = ResultStore(root)
+    store = ResultStore.open_read(root)
     try:
         records = store.records()
+        runs = store.runs()
+        schemes = store.configs("scheme")
     finally:
         store.close()
     if not records:
         raise SemcomError(f"--results {root}: the store holds no points")
-    return Results(root, records, _json(root / CONFIG_NAME), _json(root / "schemes.json"))
+    return Results(root, records, {"runs": runs}, schemes)
 
 
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise SemcomError(f"{path}: not readable JSON ({e})") from None
+def _checkpoint_texts(cfg) -> list[str]:
+    """``checkpoint (sha256 prefix)`` for every checkpoint named in a scheme configuration."""
+    out: list[str] = []
+    if isinstance(cfg, dict):
+        sha = cfg.get("manifest_sha256") or cfg.get("checkpoint_sha256")
+        if cfg.get("checkpoint") and sha:
+            out.append(f"{cfg['checkpoint']} ({str(sha)[:12]})")
+        for v in cfg.values():
+            out += _checkpoint_texts(v)
+    elif isinstance(cfg, list):
+        for v in cfg:
+            out += _checkpoint_texts(v)
+    return out
 
 
 def normalized(value: float, reference: float | None) -> float:

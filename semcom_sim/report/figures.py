@@ -65,7 +65,7 @@ def cliff_figures(res: Results, out: Path, channel: str, primary) -> list[Path]:
 
 
 def ffmnet_fig5(res: Results, out: Path, channel: str) -> list[Path]:
-    from semcom_sim.models.ffmnet.report import fig5_figure
+    from semcom_sim.report.ffmnet import fig5_figure
 
     recs = [r for r in res.records if r.channel == channel and r.scheme in FIG5_SCHEMES]
     if not recs:
@@ -94,8 +94,8 @@ def ffmnet_fig5(res: Results, out: Path, channel: str) -> list[Path]:
 def ffmnet_table3_figure(res: Results, out: Path, channel: str) -> list[Path]:
     """Table III as a figure: noiseless mAP@.5, mAP and mIoU vs compression ratio."""
     from semcom_sim.models.ffmnet.config import JSCC_SETTINGS
-    from semcom_sim.models.ffmnet.report import METRICS
     from semcom_sim.report.common import use_agg
+    from semcom_sim.report.ffmnet import METRICS
 
     base = res.curve("ffmnet-uncompressed", "detseg", channel)
     pts = [

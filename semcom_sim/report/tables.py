@@ -119,8 +119,8 @@ def table2(out: Path) -> list[Path]:
     import torch
 
     from semcom_sim.models.udeepsc.config import paper_config
-    from semcom_sim.models.udeepsc.evaluate import parameter_counts
     from semcom_sim.models.udeepsc.model import UDeepSC, count_parameters
+    from semcom_sim.models.udeepsc.schemes import parameter_counts
 
     stored = parameter_counts()
     paper_model = count_parameters(UDeepSC(paper_config(), device=torch.device("meta")))

@@ -12,9 +12,11 @@
   crossover of each learned scheme with the envelope (or each separate scheme when there is no
   envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``.
 
-Scheme roles are read from names and stored extras: a name containing "capacity" is a bound,
-"envelope" an envelope, a record with ``payload_ok`` in its extras is a separate scheme, and
-everything else is learned.
+Each curve's part in the figure comes from the role stored with its points
+(:attr:`semcom_sim.sim.scheme.Scheme.role`), never from its name: a ``bound`` that reports
+``payload_ok`` is the capacity bound, a ``conventional`` scheme that reports ``mcs_index`` is an
+envelope, any other ``conventional`` scheme a separate scheme, ``reference`` a trivial
+reference, and ``learned`` schemes (and noiseless upper bounds) are drawn as learned curves.
 """
 
 from __future__ import annotations
@@ -24,19 +26,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from semcom_sim.sim.labels import METRIC_LABELS
 from semcom_sim.sim.store import Record, write_json
 
 DEFAULT_FRACTION = 0.9
 
 
-def scheme_role(name: str, extras: dict | None = None) -> str:
-    """ "capacity", "envelope", "separate" or "learned" (see the module docstring)."""
-    if "capacity" in name:
+def scheme_role(rec: Record) -> str:
+    """ "capacity", "envelope", "separate", "reference" or "learned" of a stored point (see the
+    module docstring)."""
+    if rec.role == "bound" and "payload_ok" in rec.extras:
         return "capacity"
-    if "envelope" in name:
-        return "envelope"
-    if extras is not None and "payload_ok" in extras:
-        return "separate"
+    if rec.role == "conventional":
+        return "envelope" if "mcs_index" in rec.extras else "separate"
+    if rec.role == "reference":
+        return "reference"
     return "learned"
 
 
@@ -147,7 +151,7 @@ def cliff_summary(
     for (task, channel, dataset), by_scheme in sorted(_groups(records).items()):
         metric = primary.get(task) or _default_metric(next(iter(by_scheme.values())))
         curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
-        roles = {s: scheme_role(s, recs[0].extras) for s, recs in by_scheme.items()}
+        roles = {s: scheme_role(recs[0]) for s, recs in by_scheme.items()}
         for s in sorted(by_scheme):
             snr, val = curves[s]
             row = {
@@ -180,7 +184,7 @@ def _groups(records: Sequence[Record]) -> dict[tuple, dict[str, list[Record]]]:
 
 def has_cliff_records(records: Sequence[Record]) -> bool:
     """Whether any record is an envelope or a capacity bound (the cliff figure is drawn then)."""
-    return any(scheme_role(r.scheme) in ("envelope", "capacity") for r in records)
+    return any(scheme_role(r) in ("envelope", "capacity") for r in records)
 
 
 def staircase(recs: Sequence[Record], metric: str) -> dict[str, tuple[list, list]]:
@@ -222,7 +226,6 @@ def plot_cliff(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from semcom_sim.sim.plot import METRIC_LABELS
 
     primary = primary or {}
     out_dir = Path(out_dir)
@@ -232,7 +235,7 @@ def plot_cliff(
         if not has_cliff_records([r for recs in by_scheme.values() for r in recs]):
             continue
         metric = primary.get(task) or _default_metric(next(iter(by_scheme.values())))
-        roles = {s: scheme_role(s, recs[0].extras) for s, recs in by_scheme.items()}
+        roles = {s: scheme_role(recs[0]) for s, recs in by_scheme.items()}
         if learned is not None:
             roles = {s: r for s, r in roles.items() if r != "learned" or s in learned}
             by_scheme = {s: v for s, v in by_scheme.items() if s in roles}

@@ -5,19 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from semcom_sim.sim.cliff import has_cliff_records, plot_cliff
+from semcom_sim.sim.labels import METRIC_LABELS
 from semcom_sim.sim.store import Record
 
-METRIC_LABELS = {
-    "psnr": "PSNR [dB]",
-    "bleu": "BLEU-4 (sacrebleu corpus BLEU, 0-1)",
-    "bleu1": "BLEU-1 (corpus, 0-1)",
-    "sentence_bleu1": "mean sentence BLEU-1 (0-1)",
-    "accuracy": "accuracy",
-    "vqa_accuracy": "VQA soft accuracy",
-    "map50": "mAP@.5",
-    "map": "mAP@[.5:.95]",
-    "miou": "mIoU",
-}
+__all__ = ["METRIC_LABELS", "plot_records"]
+
 
 
 def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, str]) -> list[Path]:
@@ -47,7 +40,7 @@ def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, 
             snr = [r.snr_db for r in recs]
             val = [r.metrics.get(metric, float("nan")) for r in recs]
             err = [r.metrics.get(f"{metric}_stderr", 0.0) for r in recs]
-            style = "--" if "capacity" in scheme else "-"
+            style = "--" if recs[0].role == "bound" else ":" if recs[0].role == "reference" else "-"
             ax.errorbar(snr, val, yerr=err, fmt=style, marker="o", ms=3, capsize=2, label=scheme)
             ax2.plot(snr, [r.mean_symbols for r in recs], style, marker="o", ms=3, label=scheme)
         samples = sorted({r.samples for recs in by_scheme.values() for r in recs})
@@ -67,8 +60,6 @@ def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, 
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
-    from semcom_sim.sim.cliff import has_cliff_records, plot_cliff
-
     if has_cliff_records(records):  # staircase + envelope + capacity bound, crossovers marked
         paths += plot_cliff(records, out_dir, primary)
     return paths

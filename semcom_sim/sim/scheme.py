@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,10 +64,16 @@ class Scheme(ABC):
 
     ``snr_chunk`` SNR points are evaluated per call of :meth:`run_grid` (schemes whose work is
     cheap to vectorise over SNR raise it); results are stored after each chunk.
+
+    ``role`` says what a scheme is in a comparison (stored with every point, read by figures):
+    ``learned`` (a trained transceiver), ``conventional`` (separate source and channel coding),
+    ``bound`` (an ideal that no real system reaches, e.g. the capacity bound or a noiseless
+    upper bound) or ``reference`` (a trivial answer a model must beat, e.g. chance).
     """
 
     name: str
     snr_chunk: int = 1
+    role: str = "conventional"
 
     @abstractmethod
     def supports(self, task: Task) -> bool:
@@ -82,15 +89,34 @@ class Scheme(ABC):
         """Send ``batch`` (``N`` examples) with per-example ``snr_db`` ``[N]``."""
 
     def run_grid(
-        self, batch, channel: Channel, snr_grid_db: list[float], generator: torch.Generator
+        self,
+        batch,
+        channel: Channel,
+        snr_grid_db: list[float],
+        generators: Sequence[torch.Generator],
     ) -> list[SchemeOutput]:
-        """One :class:`SchemeOutput` per SNR point; default: one :meth:`run` per point."""
+        """One :class:`SchemeOutput` per SNR point; default: one :meth:`run` per point.
+
+        ``generators`` holds one generator per SNR point: point ``i``'s randomness must come
+        from ``generators[i]`` alone, so that its value does not depend on the other points.
+        (A vectorised scheme can hand the whole list to a channel call whose rows are
+        SNR-major blocks of equal size; see :meth:`semcom_sim.channel.base.Channel.__call__`.)
+        """
         n = len(batch)
-        return [self.run(batch, channel, torch.full((n,), s), generator) for s in snr_grid_db]
+        return [
+            self.run(batch, channel, torch.full((n,), s), g)
+            for s, g in zip(snr_grid_db, generators, strict=True)
+        ]
 
     def config(self) -> dict:
         """JSON-serialisable description stored beside the results."""
         return {"name": self.name}
+
+    def identity(self, task: Task) -> dict:
+        """Everything about this scheme that determines its numbers on ``task`` (hashed into
+        each point's key): by default :meth:`config`, which must then include checkpoint
+        hashes, codec, MCS and decoder."""
+        return self.config() | {"name": self.name, "role": self.role}
 
 
 SCHEMES: Registry[Scheme] = Registry("scheme")

@@ -73,6 +73,7 @@ class FFMNetScheme(Scheme):
     """
 
     snr_chunk = 32
+    role = "learned"
 
     def __init__(self, name: str, model: FFMNet, device: str | torch.device = "cpu") -> None:
         self.name = name
@@ -84,6 +85,15 @@ class FFMNetScheme(Scheme):
 
     def send(self, d1: Tensor, channel: Channel, snr_db: Tensor, generator):
         raise NotImplementedError
+
+    def identity(self, task: Task) -> dict:
+        """:meth:`config` with checkpoint folders by name (not machine paths) and the weight
+        hash of the FFMNet base model added."""
+        cfg = {
+            k: (Path(v).name if k in ("ffmnet", "checkpoint") else v)
+            for k, v in self.config().items()
+        }
+        return cfg | {"role": self.role, "ffmnet_sha256": weights_sha256(_base())}
 
     def _check(self, batch) -> None:
         k = int(batch.meta.get("num_classes", 0)) - 1
@@ -102,13 +112,14 @@ class FFMNetScheme(Scheme):
         ]
 
     @torch.no_grad()
-    def run_grid(self, batch, channel: Channel, snr_grid_db: list[float], generator):
+    def run_grid(self, batch, channel: Channel, snr_grid_db: list[float], generators):
+        """The mobile side once, then :meth:`send` per SNR with that point's generator."""
         self._check(batch)
         images = batch.fields["image"].to(self.device)
         d1 = self.ffmnet.extract(images)
         n, size = len(batch), tuple(images.shape[-2:])
         outs = []
-        for s in snr_grid_db:
+        for s, generator in zip(snr_grid_db, generators, strict=True):
             snr = torch.full((n,), float(s), device=self.device)
             d1_hat, num_sym, extras = self.send(d1, channel, snr, generator)
             num_sym = num_sym.to(torch.int64).cpu()
@@ -144,6 +155,7 @@ class UncompressedScheme(FFMNetScheme):
     def __init__(self, base: Path, device="cpu") -> None:
         super().__init__("ffmnet-uncompressed", load_ffmnet(base), device)
         self.base = base
+        self.role = "bound"
 
     def send(self, d1, channel, snr_db, generator):
         n = math.ceil(d1[0].numel() / 2)
@@ -169,6 +181,7 @@ class JSCCScheme(FFMNetScheme):
         self.jscc = model.jscc.to(self.device).eval()
         self.paths = (jscc_path, base)
         self.noiseless_test = noiseless_test
+        self.role = "bound" if noiseless_test else "learned"
 
     def send(self, d1, channel, snr_db, generator):
         tx = self.jscc(d1, None if self.noiseless_test else channel, snr_db, generator)
@@ -202,6 +215,7 @@ class JPEGLDPCScheme(FFMNetScheme):
 
         super().__init__(name, load_ffmnet(base), device)
         self.base = base
+        self.role = "conventional"
         self.codec = FeatureJPEGCodec(quality)
         self.link = DigitalLink(MCS("ldpc", "1/2", "qpsk", backend=decoder), device=self.device)
 
@@ -224,15 +238,16 @@ class JPEGLDPCScheme(FFMNetScheme):
         }
 
     @torch.no_grad()
-    def run_grid(self, batch, channel: Channel, snr_grid_db: list[float], generator):
-        """All SNR points of the chunk go through one link call (large decoder batches)."""
+    def run_grid(self, batch, channel: Channel, snr_grid_db: list[float], generators):
+        """All SNR points of the chunk go through one link call (large decoder batches); the
+        channel draws point ``i``'s noise from ``generators[i]`` (SNR-major row blocks)."""
         self._check(batch)
         images = batch.fields["image"].to(self.device)
         d1 = self.ffmnet.extract(images)
         n, k = len(batch), len(snr_grid_db)
         payloads = self.codec.encode(d1.cpu())
         snr = torch.tensor([float(s) for s in snr_grid_db]).repeat_interleave(n)
-        res = self.link.transmit(payloads * k, channel, snr, generator)
+        res = self.link.transmit(payloads * k, channel, snr, list(generators))
         outs = []
         for j in range(k):
             part = slice(j * n, (j + 1) * n)

@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from semcom_sim.checkpoint import load_checkpoint
-from semcom_sim.commands.train import TRAINERS
 from semcom_sim.errors import SemcomError
 from semcom_sim.models.ffmnet.config import JSCC_SETTINGS, ffmnet_preset, jscc_preset
 from semcom_sim.models.ffmnet.jscc import FeatureJSCC, FFMNetJSCC
@@ -49,6 +48,7 @@ from semcom_sim.models.ffmnet.train import (
     train_step_ffmnet,
     training_channel,
 )
+from semcom_sim.training import TRAINERS
 
 STAGES = ("ffmnet", "jscc", "e2e")
 # Step 2: D1 of (example, flip) under a frozen FFMNet, shared by the runs of one process.
@@ -69,7 +69,7 @@ def parse_snr_train(text: str) -> float | None:
 
 
 def build_parser():
-    from semcom_sim.cli import _Parser
+    from semcom_sim.options import ArgParser as _Parser
 
     p = _Parser(prog="semcom-sim train ffmnet", description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="tiny", help="FFMNet preset: tiny | paper")
@@ -176,7 +176,7 @@ def _check_resume(out: Path, kind: str, config: dict) -> None:
 
 def run(argv: list[str]) -> int:
     """Entry point of ``semcom-sim train ffmnet`` (registered in the trainer registry)."""
-    from semcom_sim.cli import check_writable_dir
+    from semcom_sim.options import check_writable_dir
     from semcom_sim.training import Trainer
 
     a = build_parser().parse_args(argv)

@@ -46,6 +46,12 @@ class DeepSCTaskReceiver:
         self._scheme.prepare(SimpleNamespace(name=task), torch.device(device))
         self._channel = AWGN()
 
+    def identity(self) -> dict:
+        """What determines this receiver's predictions: its checkpoint and nominal SNR."""
+        return self._scheme.identity(SimpleNamespace(name=self.task)) | {
+            "nominal_snr_db": NOMINAL_SNR_DB
+        }
+
     def __call__(self, received: dict[str, Any]) -> Any:
         n = _batch_size(received)
         snr = torch.full((n,), NOMINAL_SNR_DB)

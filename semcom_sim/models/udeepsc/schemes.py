@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,10 @@ from torch import Tensor
 from semcom_sim.channel.base import Channel
 from semcom_sim.checkpoint import MANIFEST, load_checkpoint, load_into
 from semcom_sim.errors import CheckpointError, SemcomError
-from semcom_sim.models.udeepsc.adapters import MODEL_TASK, REAL_DATASET, Adapter
+from semcom_sim.models.udeepsc.adapters import MODEL_TASK, Adapter
 from semcom_sim.models.udeepsc.config import UDeepSCConfig
-from semcom_sim.models.udeepsc.model import UDeepSC
-from semcom_sim.sim.scheme import SCHEMES, TASKS, Scheme, SchemeOutput, Task
-from semcom_sim.tasks import DatasetTask
+from semcom_sim.models.udeepsc.model import UDeepSC, count_parameters
+from semcom_sim.sim.scheme import SCHEMES, Scheme, SchemeOutput, Task
 
 KIND = "udeepsc"
 CHECKPOINT_ENV = "SEMCOM_SIM_UDEEPSC_CHECKPOINTS"
@@ -92,6 +92,25 @@ def rows_per_pass(cfg: UDeepSCConfig, task: str) -> int:
     return max(1, ROW_BUDGET_BYTES // (3 * per_row))
 
 
+def parameter_counts() -> dict:
+    """Stored parameters of the committed U-DeepSC and T-DeepSCs, and checkpoint sizes."""
+    root = checkpoint_dir()
+    u, _, _ = load_model(root / "udeepsc-tiny")
+    out = {"udeepsc": count_parameters(u)["total"], "tdeepsc": {}, "bytes": {}}
+    for t in MODEL_TASK.values():
+        m, _, _ = load_model(root / f"tdeepsc-tiny-{t}")
+        out["tdeepsc"][t] = count_parameters(m)["total"]
+    for d in sorted(root.iterdir()):
+        if d.is_dir():
+            out["bytes"][d.name] = sum(f.stat().st_size for f in d.iterdir())
+    out["tdeepsc_sum"] = sum(out["tdeepsc"].values())
+    out["ratio"] = out["udeepsc"] / out["tdeepsc_sum"]
+    out["udeepsc_components"] = {
+        k: v for k, v in count_parameters(u).items() if not k.startswith("task/")
+    }
+    return out
+
+
 class DeepSCScheme(Scheme):
     """A U-DeepSC-family scheme (``variant``: ``udeepsc``, ``tdeepsc`` or ``upper-bound``).
 
@@ -106,6 +125,7 @@ class DeepSCScheme(Scheme):
     """
 
     snr_chunk = 32  # a whole default grid (-6:18 in 3 dB steps: 9 points) per call
+    role = "learned"
 
     def __init__(
         self,
@@ -122,6 +142,7 @@ class DeepSCScheme(Scheme):
             raise SemcomError(f"fixed_layer must be >= 1 (got {fixed_layer})")
         self.name = name or variant
         self.variant = variant
+        self.role = "bound" if variant == "upper-bound" else "learned"
         self.device = torch.device(device)
         self.exit_threshold = exit_threshold
         self.fixed_layer = fixed_layer
@@ -218,20 +239,40 @@ class DeepSCScheme(Scheme):
         return self._output(pred, out, 0, len(batch))
 
     def run_grid(
-        self, batch, channel: Channel, snr_grid_db: list[float], generator: torch.Generator
+        self,
+        batch,
+        channel: Channel,
+        snr_grid_db: list[float],
+        generators: Sequence[torch.Generator],
     ) -> list[SchemeOutput]:
         """All SNR points of ``snr_grid_db`` in as few forward passes as the memory budget
-        allows (each pass: ``B`` examples x several SNRs, shared encoding computed once)."""
+        allows (each pass: ``B`` examples x several SNRs, shared encoding computed once).
+
+        The channel draws SNR point ``i``'s noise from ``generators[i]`` alone (the rows of a
+        pass are SNR-major blocks, see :meth:`Channel.__call__`), so a point's value does not
+        depend on which other points share its pass."""
         n = len(batch)
         model, _ = self.model_for(self._task) if self._task else (None, None)
         per_pass = max(1, rows_per_pass(model.config, self._task) // max(1, n)) if model else 1
         results: list[SchemeOutput] = []
         for c0 in range(0, len(snr_grid_db), per_pass):
             grid = snr_grid_db[c0 : c0 + per_pass]
+            gens = list(generators[c0 : c0 + per_pass])
             snr = torch.tensor(grid, dtype=torch.float32).repeat_interleave(n)
-            pred, out = self.forward(batch.fields, channel, snr, generator, repeats=len(grid))
+            pred, out = self.forward(batch.fields, channel, snr, gens, repeats=len(grid))
             results += [self._output(pred, out, r * n, (r + 1) * n) for r in range(len(grid))]
         return results
+
+    def identity(self, task: Task) -> dict:
+        """:meth:`config` plus the manifest hash of the checkpoint that serves ``task``."""
+        path = self._path(MODEL_TASK[task.name])
+        try:
+            digest = hashlib.sha256((path / MANIFEST).read_bytes()).hexdigest()
+        except OSError:
+            digest = "missing"
+        cfg = self.config()
+        cfg.pop("checkpoints", None)
+        return cfg | {"role": self.role, "checkpoint": path.name, "manifest_sha256": digest}
 
     def config(self) -> dict:
         files = {}
@@ -295,50 +336,3 @@ for _d in STUDY_THRESHOLDS:
         f"U-DeepSC tiny with exit threshold delta_e = {_d:g} (Fig. 10)",
         tags=("study",),
     )(_scheme("udeepsc", f"udeepsc-exit{_d:g}", threshold=_d))
-
-
-# ---------------------------------------------------------------------- the four extra tasks
-def _register_task(name: str, help: str, dataset: str, modality: str, metric: str, key: str,
-                   target: str) -> None:  # fmt: skip
-    real = REAL_DATASET[MODEL_TASK[name]]
-    TASKS.register(name, help)(
-        lambda: DatasetTask(name, dataset, real, modality, (metric,), (key,), target)
-    )
-
-
-_register_task(
-    "image-classification",
-    "images -> class, accuracy (CIFAR-10 / embedded shapes32)",
-    "shapes32",
-    "image",
-    "accuracy",
-    "accuracy",
-    "label",
-)
-_register_task(
-    "sentiment",
-    "sentence -> positive/negative, accuracy (SST-2 / embedded-sentiment)",
-    "embedded-sentiment",
-    "text",
-    "accuracy",
-    "accuracy",
-    "label",
-)
-_register_task(
-    "vqa",
-    "image + question -> answer, VQA accuracy (VQAv2 / embedded-vqa)",
-    "embedded-vqa",
-    "image+text",
-    "vqa-accuracy",
-    "vqa_accuracy",
-    "answers",
-)
-_register_task(
-    "video-sentiment",
-    "frames + sentence + audio -> sentiment, binary accuracy (CMU-MOSI / embedded)",
-    "embedded-video-sentiment",
-    "video+text+speech",
-    "accuracy",
-    "accuracy",
-    "label",
-)

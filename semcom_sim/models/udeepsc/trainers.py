@@ -33,7 +33,6 @@ import torch
 from torch import Tensor
 
 from semcom_sim.channel import CHANNELS
-from semcom_sim.commands.train import TRAINERS
 from semcom_sim.errors import SemcomError
 from semcom_sim.models.udeepsc.adapters import (
     EMBEDDED_DATASET,
@@ -50,6 +49,7 @@ from semcom_sim.models.udeepsc.losses import task_objective
 from semcom_sim.models.udeepsc.model import UDeepSC
 from semcom_sim.models.udeepsc.tasks import ALL_TASKS, task_spec
 from semcom_sim.models.udeepsc.train import algorithm1_phase, training_step
+from semcom_sim.training import TRAINERS
 
 KIND = "udeepsc"
 TEXT_TASKS = ("textr", "textc", "vqa", "msa")
@@ -161,7 +161,7 @@ def task_probabilities(sets: dict[str, TrainSet], power: float) -> Tensor:
 
 
 def _parser(prog: str, multi: bool):
-    from semcom_sim.cli import _Parser
+    from semcom_sim.options import ArgParser as _Parser
 
     p = _Parser(prog=prog, description=(__doc__ or "").splitlines()[0])
     if not multi:

@@ -1,6 +1,6 @@
 """Codebook-sharing study (Sec. VI-D, Fig. 11): normalised performance vs codebook size.
 
-    python -m semcom_sim.models.udeepsc.codebook_study --sizes 4,16,64 --steps 400 \\
+    semcom-sim study codebook --sizes 4,16,64 --steps 400 \\
         --out results/udeepsc/codebook_study --threads 1 --seed 0
 
 For every method x codebook size ``K`` it trains a tiny multi-task model (Algorithm 1 through
@@ -29,7 +29,6 @@ a ``task = mean`` row per method and size with the mean normalised value), ``con
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -45,6 +44,7 @@ import torch
 from semcom_sim.errors import SemcomError
 from semcom_sim.models.udeepsc.adapters import SWEEP_TASK
 from semcom_sim.models.udeepsc.schemes import DeepSCScheme
+from semcom_sim.options import ArgParser
 from semcom_sim.sim.store import atomic_write, write_json
 
 # method -> (codebook_sharing, domain adaptation on)
@@ -248,8 +248,8 @@ def readme(args, rows: list[dict[str, Any]], results: list[dict], command: str) 
 
 
 def parse_args(argv: list[str] | None = None):
-    p = argparse.ArgumentParser(
-        prog="python -m semcom_sim.models.udeepsc.codebook_study",
+    p = ArgParser(
+        prog="semcom-sim study codebook",
         description=(__doc__ or "").splitlines()[0],
     )
     p.add_argument("--sizes", default="4,16,64", help="codebook sizes (powers of two)")
@@ -280,14 +280,10 @@ def parse_args(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        args = parse_args(argv)
-    except SemcomError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     out, work = Path(args.out), Path(args.work)
-    command = "python -m semcom_sim.models.udeepsc.codebook_study " + shlex.join(argv)
+    command = "semcom-sim study codebook " + shlex.join(argv)
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(args).items()}
     settings["methods_resolved"] = {
         m: {"codebook_sharing": METHODS[m][0], "da_weight": args.da_weight * METHODS[m][1]}

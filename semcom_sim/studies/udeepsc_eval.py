@@ -18,7 +18,6 @@ AWGN, -6:18 dB), ``OUT/summary.json``, ``OUT/targets.csv``, ``OUT/per_snr.csv`` 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -29,8 +28,8 @@ import numpy as np
 import torch
 
 from semcom_sim.models.udeepsc.adapters import MODEL_TASK
-from semcom_sim.models.udeepsc.model import count_parameters
-from semcom_sim.models.udeepsc.schemes import DeepSCScheme, checkpoint_dir, load_model
+from semcom_sim.models.udeepsc.schemes import DeepSCScheme, parameter_counts
+from semcom_sim.options import ArgParser
 
 SCHEMES = ("udeepsc", "tdeepsc", "upper-bound")
 TASKS = tuple(MODEL_TASK)
@@ -40,43 +39,20 @@ GRID_DB = [-6.0, -3.0, 0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0]
 EXIT_THRESHOLDS = (0.5, 0.7, 0.9)
 
 
-def parameter_counts() -> dict:
-    """Stored parameters of the committed U-DeepSC and T-DeepSCs, and checkpoint sizes."""
-    root = checkpoint_dir()
-    u, _, _ = load_model(root / "udeepsc-tiny")
-    out = {"udeepsc": count_parameters(u)["total"], "tdeepsc": {}, "bytes": {}}
-    for t in MODEL_TASK.values():
-        m, _, _ = load_model(root / f"tdeepsc-tiny-{t}")
-        out["tdeepsc"][t] = count_parameters(m)["total"]
-    for d in sorted(root.iterdir()):
-        if d.is_dir():
-            out["bytes"][d.name] = sum(f.stat().st_size for f in d.iterdir())
-    out["tdeepsc_sum"] = sum(out["tdeepsc"].values())
-    out["ratio"] = out["udeepsc"] / out["tdeepsc_sum"]
-    out["udeepsc_components"] = {
-        k: v for k, v in count_parameters(u).items() if not k.startswith("task/")
-    }
-    return out
-
-
 def run_sweep(out: Path, samples: int, seed: int) -> list:
-    """The sweep through the CLI into a fresh store; returns the stored records.
+    """The sweep (``semcom-sim sweep`` itself) into ``out``; returns the stored records.
 
-    The store of an earlier run is deleted first: the sweep resumes by (scheme, task, channel,
-    SNR, seed, samples, dataset) only, so it would keep the points of replaced checkpoints.
+    Points are keyed by the checkpoints' manifest hashes, so a store of replaced checkpoints is
+    recomputed, and only the newest configuration of each curve is read back.
     """
-    from semcom_sim.cli import main
-    from semcom_sim.sim.store import CSV_NAME, STORE_NAME, ResultStore
+    from semcom_sim.commands.sweep import sweep_main
+    from semcom_sim.sim.store import ResultStore
 
-    for name in (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", CSV_NAME):
-        (out / name).unlink(missing_ok=True)
-    argv = ["sweep", "--schemes", ",".join(SCHEMES), "--tasks", ",".join(TASKS)]
-    argv += ["--snr", "-6:18", "--samples", str(samples), "--seed", str(seed)]
-    argv += ["--out", str(out), "--quiet"]
-    code = main(argv)
-    if code:
-        raise SystemExit(code)
-    store = ResultStore(out)
+    argv = ["--schemes", ",".join(SCHEMES), "--tasks", ",".join(TASKS)]
+    argv += ["--snr=-6:18", "--samples", str(samples), "--seed", str(seed)]
+    argv += ["--out", str(out), "--quiet", "--no-plot"]
+    sweep_main(argv)
+    store = ResultStore.open_read(out)
     recs = store.records()
     store.close()
     return recs
@@ -267,7 +243,7 @@ def _fmt(x, digits=3) -> str:
 def write_outputs(out: Path, summary: dict, recs, argv: list[str], wall_s: float) -> None:
     """summary.json, targets.csv, per_snr.csv and report.md under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    command = "python -m semcom_sim.models.udeepsc.evaluate " + " ".join(argv)
+    command = "semcom-sim study udeepsc-eval " + " ".join(argv)
     summary = {**summary, "command": command}
     summary["wall_s"] = wall_s
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -405,7 +381,7 @@ def _report(s: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m semcom_sim.models.udeepsc.evaluate")
+    p = ArgParser(prog="semcom-sim study udeepsc-eval", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="results/udeepsc")
     p.add_argument("--samples", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)

@@ -15,7 +15,6 @@ Compression ratio of a scheme = real values of D1 / real values sent = ``C H W /
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -26,6 +25,7 @@ import torch
 from semcom_sim.models.ffmnet.config import JSCC_SETTINGS, ffmnet_preset, jscc_preset
 from semcom_sim.models.ffmnet.jscc import FeatureJSCC
 from semcom_sim.models.ffmnet.model import FFMNet, count_parameters, parameter_breakdown
+from semcom_sim.options import ArgParser
 
 METRICS = (("map50", "mAP@.5"), ("map", "mAP@[.5:.95]"), ("miou", "mIoU"))
 
@@ -208,8 +208,8 @@ def fig5_figure(records, schemes: list[str] | None = None, title: str | None = N
     fig, axes = plt.subplots(1, 3, figsize=(15, 5.6))
     for name in sorted(by):
         recs = sorted(by[name], key=lambda r: r.snr_db)
-        flat = name == "ffmnet-uncompressed" or name.endswith("-ref")
-        sep = "jpeg" in name
+        flat = recs[0].role == "bound"  # noiseless references
+        sep = recs[0].role == "conventional"
         n = int(round(recs[0].mean_symbols))
         label = f"{name} ({n} sym, {recs[0].samples} img)"
         for ax, (key, name_) in zip(axes, METRICS, strict=True):
@@ -238,7 +238,7 @@ def fig5_figure(records, schemes: list[str] | None = None, title: str | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m semcom_sim.models.ffmnet.report")
+    p = ArgParser(prog="semcom-sim study ffmnet-report", description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["params", "table3", "quality", "fig5", "separate"])
     p.add_argument("--references", default="ffmnet-jscc-512x-snr5,ffmnet-jscc-512x-e2e-ref")
     p.add_argument("--sweep", action="append", default=[], help="sweep result directory")
