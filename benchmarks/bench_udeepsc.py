@@ -100,7 +100,7 @@ def _eval_task(scheme, data, g: torch.Generator, repeats: int) -> dict:
             scheme.run(data, AWGN(), torch.full((n,), s), g)
 
     def grid():
-        scheme.run_grid(data, AWGN(), GRID, g)
+        scheme.run_grid(data, AWGN(), GRID, [g] * len(GRID))
 
     with torch.no_grad():
         t_single, t_loop, t_grid = (_median_time(f, repeats) for f in (single, loop, grid))

@@ -115,3 +115,46 @@ def check_input_dir(path: str | Path, name: str) -> Path:
     if not os.access(p, os.R_OK | os.X_OK):
         raise SemcomError(f"{name} {path}: not readable")
     return p
+
+
+def _matches(value, annotation: str) -> bool:
+    """Whether ``value`` fits a dataclass field annotation written as a string."""
+    ann = annotation.replace(" ", "")
+    if ann.endswith("|None"):
+        return value is None or _matches(value, ann[: -len("|None")])
+    if ann == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if ann == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok and math.isfinite(value)
+    if ann == "bool":
+        return isinstance(value, bool)
+    if ann == "str":
+        return isinstance(value, str)
+    if ann.startswith("tuple[") and ann.endswith("]"):
+        if not isinstance(value, tuple | list):
+            return False
+        inner = ann[len("tuple[") : -1].split(",")
+        if len(inner) == 2 and inner[1] == "...":
+            return all(_matches(v, inner[0]) for v in value)
+        return len(value) == len(inner) and all(
+            _matches(v, a) for v, a in zip(value, inner, strict=True)
+        )
+    if ann.startswith("dict[") and ann.endswith("]"):
+        key, _, val = ann[len("dict[") : -1].partition(",")
+        return isinstance(value, dict) and all(
+            _matches(k, key) and _matches(v, val) for k, v in value.items()
+        )
+    return True  # an annotation this check does not know: left to the config's own checks
+
+
+def check_config_types(config, what: str) -> None:
+    """Every field of dataclass ``config`` has the type its annotation names (``int`` fields
+    are not booleans, ``float`` fields are finite numbers, tuples hold the named element types),
+    else a one-line :class:`SemcomError` naming the field and the value."""
+    import dataclasses
+
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(f.type, str) and not _matches(value, f.type):
+            raise SemcomError(f"{what} config field {f.name}={value!r} is not a {f.type}")

@@ -284,6 +284,14 @@ def test_symbol_accounting_formula_and_table():
 
 
 def _rec(scheme, snr, value, extras=None):
+    """A stored point; its role as the engine would store it (the figures read roles, not
+    names): envelopes report ``mcs_index``, the capacity bound is a ``bound``."""
+    extras = dict(extras if extras is not None else {"payload_ok": 1.0})
+    role = "learned" if scheme == "learned" else "conventional"
+    if "capacity" in scheme:
+        role = "bound"
+    if "envelope" in scheme:
+        extras.setdefault("mcs_index", 0.0)
     return Record(
         scheme,
         "t",
@@ -295,9 +303,10 @@ def _rec(scheme, snr, value, extras=None):
         {"m": value},
         10.0,
         10.0,
-        extras if extras is not None else {"payload_ok": 1.0},
+        extras,
         0.0,
         "",
+        role=role,
     )
 
 

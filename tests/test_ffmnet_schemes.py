@@ -112,7 +112,8 @@ def _reals_of_d1() -> int:
 )
 def test_learned_schemes_count_symbols_by_formula(catalog, data, name, ratio):
     scheme = SCHEMES.create(name)
-    outs = scheme.run_grid(data, AWGN(), [-6.0, 18.0], torch.Generator().manual_seed(0))
+    gens = [torch.Generator().manual_seed(i) for i in (0, 1)]
+    outs = scheme.run_grid(data, AWGN(), [-6.0, 18.0], gens)
     expected = math.ceil(_reals_of_d1() / ratio / 2)  # two reals per complex symbol
     for out in outs:
         assert out.num_symbols.tolist() == [expected] * 2
@@ -129,7 +130,8 @@ def test_learned_schemes_count_symbols_by_formula(catalog, data, name, ratio):
 
 def test_jpeg_ldpc_scheme_symbols_and_cliff(catalog, data):
     scheme = SCHEMES.create("ffmnet-jpeg-q10-ldpc")
-    low, high = scheme.run_grid(data, AWGN(), [-6.0, 20.0], torch.Generator().manual_seed(0))
+    gens = [torch.Generator().manual_seed(i) for i in (0, 1)]
+    low, high = scheme.run_grid(data, AWGN(), [-6.0, 20.0], gens)
     sizes = high.extras["payload_bytes"].tolist()
     assert all(s > 8 for s in sizes)
     expected = [scheme.link.num_symbols(int(s)) for s in sizes]

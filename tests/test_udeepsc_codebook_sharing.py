@@ -190,7 +190,8 @@ def test_method_overrides():
     assert study.method_overrides("U-DeepSC", 8, TASKS, 1.0)["codebook_sharing"] == "modality"
     with pytest.raises(SemcomError):
         study.method_overrides("Sep-X", 8, TASKS, 1.0)
-    assert study.main(["--out", "x", "--sizes", "3"]) == 2
+    with pytest.raises(SemcomError):  # one line, exit 2 through `semcom-sim study codebook`
+        study.main(["--out", "x", "--sizes", "3"])
 
 
 def test_study_end_to_end_and_resume(tmp_path, monkeypatch):

@@ -151,14 +151,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise SemcomError(
             f"no scheme among {', '.join(scheme_names)} applies to tasks {', '.join(task_names)}"
         )
-    if args.schemes.strip() not in ("all", "default"):
-        idle = [s.name for s in schemes if not any(s.supports(t) for t in tasks)]
-        if idle:
-            print(
-                f"semcom-sim: notice: {', '.join(idle)} apply to none of the tasks "
-                f"{', '.join(task_names)}; skipped",
-                file=sys.stderr,
-            )
     torch.manual_seed(args.seed)
     preloaded = {}
     if args.data_dir is not None:  # real files: fail on a missing/malformed one before writing
@@ -169,6 +161,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 samples, point_seed(args.seed, "data", t.name), args.data_dir
             )
 
+    if args.schemes.strip() not in ("all", "default"):
+        idle = [s.name for s in schemes if not any(s.supports(t) for t in tasks)]
+        if idle:
+            print(
+                f"semcom-sim: notice: {', '.join(idle)} do not apply to any of the tasks "
+                f"{', '.join(task_names)}; skipped",
+                file=sys.stderr,
+            )
     from semcom_sim.sim.engine import SweepConfig, run_sweep
     from semcom_sim.sim.store import CONFIG_NAME, ResultStore, write_json
 

@@ -255,8 +255,10 @@ class ResultStore:
 
     def put(self, rec: Record) -> None:
         """Insert (or replace) one point atomically (``rec.key`` must be set)."""
-        if not rec.key:
-            raise ValueError("Record.key is not set")
+        if not rec.key:  # a record made by hand: keyed by its display fields alone
+            ident = (rec.scheme, rec.task, rec.channel, rec.dataset, rec.seed, rec.samples)
+            rec.curve = rec.curve or config_hash(list(ident))
+            rec.key = point_key(rec.curve, rec.snr_db)
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO points VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

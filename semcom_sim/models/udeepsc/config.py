@@ -10,6 +10,7 @@ from typing import Any
 
 from semcom_sim.errors import SemcomError, UnknownNameError
 from semcom_sim.models.udeepsc.tasks import ALL_TASKS, MODALITIES, task_spec
+from semcom_sim.options import check_config_types
 
 
 @dataclass
@@ -116,6 +117,7 @@ class UDeepSCConfig:
     train_snr_db: tuple[float, float] = (0.0, 12.0)
 
     def __post_init__(self) -> None:
+        check_config_types(self, "U-DeepSC")
         for name in ("tasks", "image_select_after", "text_select_after", "speech_select_after"):
             setattr(self, name, tuple(getattr(self, name)))
         self.train_snr_db = tuple(float(s) for s in self.train_snr_db)
@@ -213,6 +215,27 @@ class UDeepSCConfig:
     # ------------------------------------------------------------------ checks and JSON
     def validate(self) -> None:
         """Raise :class:`SemcomError` on an inconsistent configuration."""
+        check_config_types(self, "U-DeepSC")
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type == "int" and v < (0 if f.name == "pad_id" else 1):
+                raise SemcomError(f"{f.name} must be >= {0 if f.name == 'pad_id' else 1} (got {v})")
+        if self.pad_id >= self.vocab_size:
+            raise SemcomError(f"pad_id {self.pad_id} must be < vocab_size {self.vocab_size}")
+        ranges = {"dropout": (0.0, 0.999), "exit_threshold": (0.0, 1.0)}
+        for name in ("beta", "rate_weight", "rate_l1_weight", "codebook_weight", "da_weight",
+                     "recon_certainty_scale"):  # fmt: skip
+            ranges[name] = (0.0, None)
+        for name, (lo, hi) in ranges.items():
+            v = getattr(self, name)
+            if v < lo or (hi is not None and v > hi):
+                bound = f"in [{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
+                raise SemcomError(f"{name} must be {bound} (got {v})")
+        for name in ("gumbel_tau", "mlp_ratio", "selection_dim_ratio"):
+            if not getattr(self, name) > 0:
+                raise SemcomError(f"{name} must be > 0 (got {getattr(self, name)})")
+        if self.exit_loss_weights is not None and any(w < 0 for w in self.exit_loss_weights):
+            raise SemcomError("exit_loss_weights must be >= 0")
         if not self.tasks:
             raise SemcomError("a U-DeepSC model needs at least one task")
         for t in self.tasks:

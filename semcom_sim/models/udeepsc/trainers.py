@@ -33,15 +33,15 @@ import torch
 from torch import Tensor
 
 from semcom_sim.channel import CHANNELS
-from semcom_sim.errors import SemcomError
+from semcom_sim.errors import SemcomError, UnknownNameError
 from semcom_sim.models.udeepsc.adapters import (
     EMBEDDED_DATASET,
+    MODEL_TASK,
     REAL_DATASET,
     TEXT_FIELD,
     Adapter,
     build_vocab,
     fit_config,
-    model_task,
     trim_padding,
 )
 from semcom_sim.models.udeepsc.config import PRESETS, UDeepSCConfig, preset_config
@@ -49,6 +49,14 @@ from semcom_sim.models.udeepsc.losses import task_objective
 from semcom_sim.models.udeepsc.model import UDeepSC
 from semcom_sim.models.udeepsc.tasks import ALL_TASKS, task_spec
 from semcom_sim.models.udeepsc.train import algorithm1_phase, training_step
+from semcom_sim.options import (
+    check_device,
+    check_float,
+    check_input_dir,
+    check_int,
+    check_seed,
+    check_writable_dir,
+)
 from semcom_sim.training import TRAINERS
 
 KIND = "udeepsc"
@@ -165,7 +173,7 @@ def _parser(prog: str, multi: bool):
 
     p = _Parser(prog=prog, description=(__doc__ or "").splitlines()[0])
     if not multi:
-        p.add_argument("--task", required=True, help="imgc|imgr|textr|textc|vqa|msa or sweep name")
+        p.add_argument("--task", required=True, help="a task name (semcom-sim list tasks)")
     p.add_argument("--preset", default="tiny", help=f"model size: {', '.join(PRESETS)}")
     p.add_argument("--steps", type=int, default=6000 if multi else 2000, help="optimiser steps")
     p.add_argument("--out", required=True, help="training directory (rerun to resume)")
@@ -232,10 +240,23 @@ def config_overrides(items: list[str]) -> dict[str, Any]:
 
 def _check(args) -> None:
     for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
-        if getattr(args, name) < 1:
-            raise SemcomError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.lr <= 0:
-        raise SemcomError("--lr must be > 0")
+        check_int(getattr(args, name), f"--{name.replace('_', '-')}", 1, 10**9)
+    check_float(args.lr, "--lr", 0.0, 10.0, lo_open=True)
+    check_float(args.weight_decay, "--weight-decay", 0.0)
+    check_float(args.clip, "--clip", 0.0)
+    check_int(args.warmup, "--warmup", 0)
+    check_int(args.threads, "--threads", 1, 1024)
+    check_seed(args.seed)
+    check_seed(args.data_seed, "--data-seed")
+    if args.train_snr is not None:
+        for v in args.train_snr:
+            check_float(v, "--train-snr", -50.0, 100.0)
+    if getattr(args, "size_power", None) is not None:
+        check_float(args.size_power, "--size-power")
+    check_device(args.device)
+    check_writable_dir(args.out)
+    if args.data_dir is not None:
+        check_input_dir(args.data_dir, "--data-dir")
     if args.snr_warmup < 0:
         raise SemcomError("--snr-warmup must be >= 0")
     if args.train_snr is not None and args.train_snr[0] > args.train_snr[1]:
@@ -256,9 +277,13 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
     device = torch.device(args.device)
     channel = CHANNELS.create(CHANNELS.check(args.channel))
     t0 = time.perf_counter()
-    overrides = {**(overrides or {}), **config_overrides(args.set)}
+    user = config_overrides(args.set)
+    if "tasks" in user:
+        raise SemcomError("--set tasks=...: the tasks are the trainer's (--task for tdeepsc)")
+    overrides = {**(overrides or {}), **user}
     if args.train_snr is not None:
         overrides["train_snr_db"] = tuple(args.train_snr)
+    preset_config(args.preset, tasks=tasks, **overrides)  # bad --set values fail before the data
     cfg, adapter, sets = prepare_data(
         tasks, args.preset, args.train_samples, args.data_seed, args.data_dir, overrides=overrides
     )
@@ -351,7 +376,10 @@ def train_udeepsc(argv: list[str]) -> int:
 def train_tdeepsc(argv: list[str]) -> int:
     """``semcom-sim train tdeepsc --task T [options]``; returns the exit code."""
     args = _parser("semcom-sim train tdeepsc", multi=False).parse_args(argv)
-    args.task = model_task(args.task)
+    if args.task not in MODEL_TASK:  # the sweep's task names, the same everywhere
+        known = ", ".join(sorted(MODEL_TASK))
+        raise UnknownNameError(f"unknown task {args.task!r}; known tasks: {known}")
+    args.task = MODEL_TASK[args.task]
     args.size_power = 0.0
     return _run(args, (args.task,), multi=False)
 
