@@ -40,6 +40,8 @@ def check_int(value: int | None, name: str, lo: int, hi: int | None = None) -> N
     """``lo <= value (<= hi)`` or a one-line error naming the option."""
     if value is None:
         return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SemcomError(f"{name} must be an integer (got {value!r})")
     if value < lo or (hi is not None and value > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
         raise SemcomError(f"{name} must be {bound} (got {value})")
@@ -55,6 +57,8 @@ def check_float(
     """A finite ``value`` within ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``), or an error."""
     if value is None:
         return
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise SemcomError(f"{name} must be a number (got {value!r})")
     if not math.isfinite(value):
         raise SemcomError(f"{name} must be a finite number (got {value})")
     if lo is not None and (value < lo or (lo_open and value == lo)):
@@ -65,7 +69,7 @@ def check_float(
 
 def check_seed(seed: int, name: str = "--seed") -> int:
     """Seeds are in ``[0, 2**63)`` (torch's generators take 64-bit signed seeds)."""
-    if not 0 <= seed < MAX_SEED:
+    if not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
         raise SemcomError(f"{name} must be in [0, 2**63) (got {seed})")
     return seed
 
@@ -80,6 +84,10 @@ def check_device(text: str, name: str = "--device"):
     except (RuntimeError, AssertionError, ValueError, TypeError) as e:
         first = (str(e).splitlines() or ["unusable"])[0]
         raise SemcomError(f"{name} {text}: {first}") from None
+    if device.type == "cpu":  # "cpu:0" is the CPU (torch's generators only take "cpu")
+        return torch.device("cpu")
+    if device.type == "meta":
+        raise SemcomError(f"{name} {text}: the meta device holds no data to simulate with")
     return device
 
 

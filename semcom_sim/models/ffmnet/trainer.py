@@ -176,20 +176,32 @@ def _check_resume(out: Path, kind: str, config: dict) -> None:
 
 def run(argv: list[str]) -> int:
     """Entry point of ``semcom-sim train ffmnet`` (registered in the trainer registry)."""
-    from semcom_sim.options import check_writable_dir
+    from semcom_sim.options import (
+        check_device,
+        check_float,
+        check_input_dir,
+        check_int,
+        check_seed,
+        check_writable_dir,
+    )
     from semcom_sim.training import Trainer
 
     a = build_parser().parse_args(argv)
     for name in ("steps", "batch_size", "train_examples", "checkpoint_every", "log_every"):
-        if getattr(a, name) < 1:
-            raise SemcomError(f"--{name.replace('_', '-')} must be >= 1")
-    if a.lr <= 0 or a.lr_decay_at < 0 or a.l1_weight < 0:
-        raise SemcomError("--lr must be > 0, --lr-decay-at and --l1-weight >= 0")
+        check_int(getattr(a, name), f"--{name.replace('_', '-')}", 1, 10**9)
+    check_float(a.lr, "--lr", 0.0, 10.0, lo_open=True)
+    check_float(a.l1_weight, "--l1-weight", 0.0)
+    check_int(a.lr_decay_at, "--lr-decay-at", 0)
+    check_int(a.threads, "--threads", 1, 1024)
+    check_seed(a.seed)
+    check_device(a.device)
+    if a.data_dir is not None:
+        check_input_dir(a.data_dir, "--data-dir")
     if a.stage != "ffmnet" and a.ratio not in JSCC_SETTINGS:
         raise SemcomError(f"unknown --ratio {a.ratio!r}; known: {', '.join(JSCC_SETTINGS)}")
     snr_train = parse_snr_train(a.snr_train)
     set_threads(a.threads)
-    device = torch.device(a.device)
+    device = check_device(a.device)
     out = check_writable_dir(a.out)
     torch.manual_seed(a.seed)
     data = train_data(a.train_examples, a.seed, a.data_dir)
