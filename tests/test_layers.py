@@ -19,6 +19,7 @@ LAYERS = {
     "semcom_sim.errors": 0,
     "semcom_sim.registry": 0,
     "semcom_sim.options": 0,
+    "semcom_sim.fileio": 0,
     "semcom_sim.checkpoint": 0,
     "semcom_sim.data": 0,
     "semcom_sim.metrics": 0,

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from semcom_sim.errors import SemcomError
-from semcom_sim.sim.store import CONFIG_NAME, Record, ResultStore, atomic_write
+from semcom_sim.fileio import atomic_write, write_csv
+from semcom_sim.sim.store import CONFIG_NAME, Record, ResultStore
+
+__all__ = ["Results", "load_results", "write_csv"]
 
 # The six U-DeepSC tasks in the paper's panel order (Fig. 7).
 UDEEPSC_TASKS = (
@@ -175,31 +178,6 @@ def save_figure(fig, out_dir: Path, stem: str, caption: str) -> list[Path]:
     with atomic_write(txt) as f:
         f.write(caption.strip() + "\n")
     return [png, pdf, txt]
-
-
-def write_csv(path: Path, rows: list[dict]) -> Path:
-    """Rows as CSV (columns: union of keys in first-seen order), written atomically."""
-    import csv
-    import io
-
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, keys, restval="", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _fmt_csv(v) for k, v in r.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as f:
-        f.write(buf.getvalue())
-    return path
-
-
-def _fmt_csv(v):
-    if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
-    return v
 
 
 def use_agg():

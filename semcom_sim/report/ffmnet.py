@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from semcom_sim.fileio import atomic_write, dict_table, write_csv
 from semcom_sim.models.ffmnet.config import JSCC_SETTINGS, ffmnet_preset, jscc_preset
 from semcom_sim.models.ffmnet.jscc import FeatureJSCC
 from semcom_sim.models.ffmnet.model import FFMNet, count_parameters, parameter_breakdown
@@ -35,26 +36,20 @@ def _records(dirs: list[str]):
 
     out = []
     for d in dirs:
-        store = ResultStore(Path(d))
+        store = ResultStore.open_read(Path(d))
         out += [r for r in store.records() if r.task == "detseg"]
         store.close()
     return out
 
 
 def _write_table(rows: list[dict], out: Path, stem: str, title: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    keys = list(rows[0])
-    with open(out / f"{stem}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, keys)
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / f"{stem}.csv", rows, fmt=None)
 
     def fmt(v) -> str:
         return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-    lines = [f"# {title}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    with atomic_write(out / f"{stem}.md") as f:
+        f.write("\n".join([f"# {title}", "", *dict_table(rows, fmt)]) + "\n")
 
 
 def params(out: Path) -> list[dict]:
@@ -187,10 +182,7 @@ def fig5(sweep: list[str], out: Path, schemes: list[str] | None = None) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     keys = ["scheme", "snr_db", "symbols", "samples", "map50", "map", "miou", "payload_ok"]
-    with open(out / "fig5.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, keys, restval="")
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "fig5.csv", rows, keys, fmt=None)
     return path
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from semcom_sim.fileio import atomic_write, markdown_table
 from semcom_sim.report.common import Results, conventional_scheme, write_csv
-from semcom_sim.sim.store import atomic_write
 
 # Paper 000, Table I (symbols per image/sentence): task -> (conventional, U-DeepSC).
 PAPER_TABLE1 = {
@@ -66,8 +66,7 @@ def _write(out: Path, stem: str, title: str, rows: list[dict], note: str) -> lis
             return f"{v:,}"
         return "-" if v is None else str(v)
 
-    lines = [f"# {title}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows]
+    lines = [f"# {title}", "", *markdown_table(keys, ([fmt(r.get(k)) for k in keys] for r in rows))]
     lines += ["", note]
     md = out / f"{stem}.md"
     with atomic_write(md) as f:

@@ -19,18 +19,17 @@ and never modify it; a file that is not a semcom-sim store is a one-line :class:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import math
-import os
 import sqlite3
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from semcom_sim.errors import SemcomError
+from semcom_sim.fileio import atomic_write, write_csv, write_json
+
+__all__ = ["Record", "ResultStore", "atomic_write", "write_json"]
 
 STORE_NAME = "results.sqlite"
 CSV_NAME = "results.csv"
@@ -404,57 +403,4 @@ class ResultStore:
                         "stderr": "",
                     }
                 )
-        with atomic_write(path) as f:
-            w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
-            w.writeheader()
-            w.writerows(rows)
-        return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class atomic_write:  # noqa: N801 - used as a context manager like open()
-    """``with atomic_write(path) as f:`` writes to a temporary file and renames it into place.
-
-    The file gets the permissions of any file the user creates (``0666 & ~umask``), not the
-    owner-only mode of the temporary file.
-    """
-
-    def __init__(self, path: str | Path, mode: str = "w") -> None:
-        self.path = Path(path)
-        self.mode = mode
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        os.fchmod(fd, 0o666 & ~_umask())
-        self._f = os.fdopen(fd, self.mode, newline="" if "b" not in self.mode else None)
-        return self._f
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._f.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            os.unlink(self._tmp)
-
-
-def write_json(path: str | Path, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically (non-finite floats as ``null``)."""
-    with atomic_write(path) as f:
-        json.dump(_finite(obj), f, indent=2, sort_keys=True, default=str)
-        f.write("\n")
-
-
-def _finite(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
+        return write_csv(path, rows, cols, fmt=None)

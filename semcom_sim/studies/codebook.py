@@ -29,8 +29,6 @@ a ``task = mean`` row per method and size with the mean normalised value), ``con
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import shlex
@@ -42,10 +40,11 @@ from typing import Any
 import torch
 
 from semcom_sim.errors import SemcomError
+from semcom_sim.fileio import atomic_write, markdown_table, write_json
+from semcom_sim.fileio import write_csv as write_table_csv
 from semcom_sim.models.udeepsc.adapters import SWEEP_TASK
 from semcom_sim.models.udeepsc.schemes import DeepSCScheme
 from semcom_sim.options import ArgParser
-from semcom_sim.sim.store import atomic_write, write_json
 
 # method -> (codebook_sharing, domain adaptation on)
 METHODS: dict[str, tuple[str, bool]] = {
@@ -198,12 +197,7 @@ def _row(r: dict, task: str, metric: str, value: float, norm: float) -> dict[str
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    with atomic_write(path) as f:
-        f.write(buf.getvalue())
+    write_table_csv(path, rows, COLUMNS, fmt=None)
 
 
 def readme(args, rows: list[dict[str, Any]], results: list[dict], command: str) -> str:
@@ -231,12 +225,14 @@ def readme(args, rows: list[dict[str, Any]], results: list[dict], command: str) 
         "",
         "Mean normalised performance:",
         "",
-        "| method | " + " | ".join(f"K={k}" for k in sizes) + " |",
-        "|---|" + "---|" * len(sizes),
     ]
-    for m in dict.fromkeys(r["method"] for r in results):
-        cells = [f"{mean[(m, k)]:.3f}" if (m, k) in mean else "" for k in sizes]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += markdown_table(
+        ["method", *(f"K={k}" for k in sizes)],
+        (
+            [m, *(f"{mean[(m, k)]:.3f}" if (m, k) in mean else "" for k in sizes)]
+            for m in dict.fromkeys(r["method"] for r in results)
+        ),
+    )
     lines += ["", "Range of each task's value over the runs:", ""]
     for t in results[0]["metrics"]:
         vals = [r["metrics"][t]["value"] for r in results]

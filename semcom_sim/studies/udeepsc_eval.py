@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semcom_sim.fileio import markdown_table
 from semcom_sim.models.udeepsc.adapters import MODEL_TASK
 from semcom_sim.models.udeepsc.schemes import DeepSCScheme, parameter_counts
 from semcom_sim.options import ArgParser
@@ -273,16 +274,18 @@ def write_outputs(out: Path, summary: dict, recs, argv: list[str], wall_s: float
 
 def _snr_table(s: dict, key: str, fmt: str) -> list[str]:
     """Markdown rows: per task and scheme, ``key`` vs SNR and whether it is non-increasing."""
+    header = ["task", "scheme", *(f"{x:g} dB" for x in s["snr_db"]), "non-incr."]
     rows = [
-        "| task | scheme | " + " | ".join(f"{x:g} dB" for x in s["snr_db"]) + " | non-incr. |",
-        "|---|---|" + "---|" * (len(s["snr_db"]) + 1),
+        [
+            name,
+            sch,
+            *(format(v, fmt) for v in vals),
+            "yes" if t[f"{key}_non_increasing"][sch] else "no",
+        ]
+        for name, t in s["tasks"].items()
+        for sch, vals in t[key].items()
     ]
-    for name, t in s["tasks"].items():
-        for sch, vals in t[key].items():
-            ok = t[f"{key}_non_increasing"][sch]
-            cells = " | ".join(format(v, fmt) for v in vals)
-            rows.append(f"| {name} | {sch} | {cells} | {'yes' if ok else 'no'} |")
-    return rows
+    return markdown_table(header, rows)
 
 
 def _report(s: dict) -> str:
@@ -296,15 +299,22 @@ def _report(s: dict) -> str:
         "",
         "## 1. U-DeepSC vs T-DeepSC at 12 dB (target: U-DeepSC within 10 % relative)",
         "",
-        "| task | metric | U-DeepSC | T-DeepSC | upper bound | relative gap | met |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for name, t in s["tasks"].items():
-        md.append(
-            f"| {name} | {t['metric']} | {_fmt(t['udeepsc_12db'])} | {_fmt(t['tdeepsc_12db'])} | "
-            f"{_fmt(t['upper_bound_12db'])} | {100 * t['relative_gap']:+.1f} % | "
-            f"{'yes' if t['within_10pct'] else 'no'} |"
-        )
+    md += markdown_table(
+        ["task", "metric", "U-DeepSC", "T-DeepSC", "upper bound", "relative gap", "met"],
+        (
+            [
+                name,
+                t["metric"],
+                _fmt(t["udeepsc_12db"]),
+                _fmt(t["tdeepsc_12db"]),
+                _fmt(t["upper_bound_12db"]),
+                f"{100 * t['relative_gap']:+.1f} %",
+                "yes" if t["within_10pct"] else "no",
+            ]  # fmt: skip
+            for name, t in s["tasks"].items()
+        ),
+    )
     md += [
         "",
         "## 2. Stored parameters (target: U-DeepSC <= 40 % of the six T-DeepSCs)",
@@ -312,9 +322,10 @@ def _report(s: dict) -> str:
         f"U-DeepSC {p['udeepsc']:,} vs sum of T-DeepSCs {p['tdeepsc_sum']:,}: "
         f"**{100 * p['ratio']:.1f} %** (paper: 84.1 M vs 308.8 M = 27.2 %).",
         "",
-        "| T-DeepSC | " + " | ".join(p["tdeepsc"]) + " |",
-        "|---|" + "---|" * len(p["tdeepsc"]),
-        "| parameters | " + " | ".join(f"{v:,}" for v in p["tdeepsc"].values()) + " |",
+        *markdown_table(
+            ["T-DeepSC", *p["tdeepsc"]],
+            [["parameters", *(f"{v:,}" for v in p["tdeepsc"].values())]],
+        ),
         "",
         "Checkpoint sizes (bytes): "
         + ", ".join(f"{k} {v:,}" for k, v in p["bytes"].items())
@@ -335,47 +346,47 @@ def _report(s: dict) -> str:
             f"Mean exit layer at other delta_e ({ex['examples']} examples per task, full decoder "
             "passes, same exit rule):",
             "",
-            "| task | model | delta_e | " + " | ".join(f"{x:g} dB" for x in ex["snr_db"]) + " |",
-            "|---|---|---|" + "---|" * len(ex["snr_db"]),
         ]
-        for v in ("udeepsc", "tdeepsc"):
-            for name, row in ex[v].items():
-                for th, vals in row.items():
-                    md.append(
-                        f"| {name} | {v} | {th} | " + " | ".join(f"{x:.2f}" for x in vals) + " |"
-                    )
+        md += markdown_table(
+            ["task", "model", "delta_e", *(f"{x:g} dB" for x in ex["snr_db"])],
+            (
+                [name, v, th, *(f"{x:.2f}" for x in vals)]
+                for v in ("udeepsc", "tdeepsc")
+                for name, row in ex[v].items()
+                for th, vals in row.items()
+            ),
+        )
     md += [
         "",
         "## 5. Certainty at the exit layer vs correctness (AWGN "
         + ", ".join(f"{x:g}" for x in CERTAINTY_SNRS_DB)
         + " dB pooled; target: higher when correct)",
         "",
-        "| task | model | correct (n) | wrong (n) | certainty correct | certainty wrong | AUROC "
-        "| met |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for v, rows in s["certainty"].items():
-        for name, c in rows.items():
-            if c["measure"] == "correct":
-                met = c["certainty_correct"] > c["certainty_wrong"]
-                md.append(
-                    f"| {name} | {v} | {c['correct']} | {c['wrong']} | "
-                    f"{_fmt(c['certainty_correct'])} | {_fmt(c['certainty_wrong'])} | "
-                    f"{_fmt(c['auroc'])} | {'yes' if met else 'no'} |"
-                )
-    md += [
-        "",
-        "| task | model | quality | Spearman(certainty, quality) | certainty top half | "
-        "bottom half |",
-        "|---|---|---|---|---|---|",
-    ]
-    for v, rows in s["certainty"].items():
-        for name, c in rows.items():
-            if c["measure"] != "correct":
-                md.append(
-                    f"| {name} | {v} | {c['measure']} | {_fmt(c['spearman'])} | "
-                    f"{_fmt(c['certainty_top_half'])} | {_fmt(c['certainty_bottom_half'])} |"
-                )
+    md += markdown_table(
+        ["task", "model", "correct (n)", "wrong (n)", "certainty correct", "certainty wrong",
+         "AUROC", "met"],
+        (
+            [name, v, c["correct"], c["wrong"], _fmt(c["certainty_correct"]),
+             _fmt(c["certainty_wrong"]), _fmt(c["auroc"]),
+             "yes" if c["certainty_correct"] > c["certainty_wrong"] else "no"]
+            for v, rows in s["certainty"].items()
+            for name, c in rows.items()
+            if c["measure"] == "correct"
+        ),
+    )  # fmt: skip
+    md += [""]
+    md += markdown_table(
+        ["task", "model", "quality", "Spearman(certainty, quality)", "certainty top half",
+         "bottom half"],
+        (
+            [name, v, c["measure"], _fmt(c["spearman"]), _fmt(c["certainty_top_half"]),
+             _fmt(c["certainty_bottom_half"])]
+            for v, rows in s["certainty"].items()
+            for name, c in rows.items()
+            if c["measure"] != "correct"
+        ),
+    )  # fmt: skip
     return "\n".join(md) + "\n"
 
 
