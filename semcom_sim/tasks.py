@@ -89,3 +89,16 @@ _register(
     metric_keys=("bleu", "bleu1"),
     target_field="text",
 )
+
+
+# speech
+_register(
+    "speech-reconstruction",
+    "speech waveform -> waveform, SNR and segmental SNR in dB (embedded synthetic speech)",
+    dataset="embedded-speech",
+    real_dataset="embedded-speech",  # no real speech corpus is read: --data-dir is not used
+    modality="speech",
+    metric_names=("speech-snr", "segsnr"),
+    metric_keys=("speech_snr", "segsnr"),
+    target_field="audio",
+)
