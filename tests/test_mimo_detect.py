@@ -127,3 +127,21 @@ def test_complex128_in_gives_complex128_out():
     for det in DETECTORS.values():
         x_hat, no_eff = det(y, h, torch.full((3,), 0.5, dtype=torch.float64))
         assert x_hat.dtype == torch.complex128 and no_eff.dtype == torch.float64
+
+
+@pytest.mark.parametrize("name", ["zf", "lmmse"])
+def test_failed_inverse_falls_back_to_pseudo_inverse(name, monkeypatch):
+    h = torch.randn(6, 4, 2, dtype=torch.complex64, generator=torch.Generator().manual_seed(3))
+    y = torch.randn(6, 4, dtype=torch.complex64, generator=torch.Generator().manual_seed(4))
+    no = torch.full((6,), 0.05)
+    want = DETECTORS[name](y, h, no)
+    inv_ex = torch.linalg.inv_ex
+
+    def failing(a):  # report every inverse as failed and return garbage
+        c, info = inv_ex(a)
+        return torch.full_like(c, float("nan")), torch.ones_like(info)
+
+    monkeypatch.setattr(torch.linalg, "inv_ex", failing)
+    got = DETECTORS[name](y, h, no)
+    for a, b in zip(want, got, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
