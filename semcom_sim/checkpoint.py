@@ -30,12 +30,6 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 
 
-def _safetensor_error() -> type[Exception]:
-    import safetensors
-
-    return getattr(safetensors, "SafetensorError", RuntimeError)
-
-
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -92,13 +86,25 @@ def save_checkpoint(
     return path
 
 
+def _read_json(path: Path, name: str) -> dict:
+    """The JSON object in ``path / name``; anything else is a one-line CheckpointError."""
+    try:
+        obj = json.loads((path / name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        obj = None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint {path}: {name} is not a JSON object")
+    return obj
+
+
 def load_checkpoint(
     path: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], dict, dict]:
     """Verify and load a checkpoint; returns ``(state, config, extra)``.
 
     Raises:
-        CheckpointError: missing files, checksum mismatch, wrong kind or unreadable weights.
+        CheckpointError: missing files, a malformed manifest or config (wrong JSON types,
+            missing keys), checksum mismatch, wrong kind or weights that are not safetensors.
     """
     from safetensors.torch import load_file
 
@@ -108,25 +114,35 @@ def load_checkpoint(
             raise CheckpointError(
                 f"checkpoint {path}: missing {name} (expected {WEIGHTS}, {CONFIG}, {MANIFEST})"
             )
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-        files = manifest["files"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise CheckpointError(f"checkpoint {path}: {MANIFEST} is not a valid manifest") from None
+    manifest = _read_json(path, MANIFEST)
+    files = manifest.get("files")
+    if manifest.get("format") != FORMAT or not isinstance(files, dict):
+        raise CheckpointError(
+            f"checkpoint {path}: {MANIFEST} is not a valid manifest (expected "
+            f'{{"format": {FORMAT}, "files": {{name: sha256}}}})'
+        )
     for name in (WEIGHTS, CONFIG):
-        if files.get(name) != sha256_file(path / name):
+        digest = files.get(name)
+        if not isinstance(digest, str):
+            raise CheckpointError(f"checkpoint {path}: {MANIFEST} lists no sha256 for {name}")
+        if digest != sha256_file(path / name):
             raise CheckpointError(f"checkpoint {path}: {name} does not match its sha256 (corrupt)")
-    try:
-        meta = json.loads((path / CONFIG).read_text())
-        got_kind, config, extra = meta["kind"], meta["config"], meta.get("extra", {})
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise CheckpointError(f"checkpoint {path}: {CONFIG} is not a valid config") from None
+    meta = _read_json(path, CONFIG)
+    got_kind, config, extra = meta.get("kind"), meta.get("config"), meta.get("extra", {})
+    if not isinstance(got_kind, str) or not isinstance(config, dict) or not isinstance(extra, dict):
+        raise CheckpointError(
+            f"checkpoint {path}: {CONFIG} is not a valid config (expected "
+            '{"kind": str, "config": {...}, "extra": {...}})'
+        )
     if kind is not None and got_kind != kind:
         raise CheckpointError(f"checkpoint {path} holds a {got_kind!r} model, expected {kind!r}")
     try:
         state = load_file(str(path / WEIGHTS), device=str(device))
-    except (_safetensor_error(), OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path}: unreadable weights ({e})") from None
+    except Exception as e:  # safetensors raises SafetensorError, OSError, ValueError, ...
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise CheckpointError(
+            f"checkpoint {path}: unreadable weights, not a safetensors file ({reason})"
+        ) from None
     return state, config, extra
 
 

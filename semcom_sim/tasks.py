@@ -194,9 +194,20 @@ class DetSegTask(Task):
         return DetSegMetrics()
 
 
-
-
 TASKS.register(
     "detseg",
     "images -> boxes + masks, mAP@.5 / mAP / mIoU (COCO-format / embedded-detseg)",
 )(DetSegTask)
+
+
+# speech
+_register(
+    "speech-reconstruction",
+    "speech waveform -> waveform, SNR and segmental SNR in dB (embedded synthetic speech)",
+    dataset="embedded-speech",
+    real_dataset="embedded-speech",  # no real speech corpus is read: --data-dir is not used
+    modality="speech",
+    metric_names=("speech-snr", "segsnr"),
+    metric_keys=("speech_snr", "segsnr"),
+    target_field="audio",
+)

@@ -97,3 +97,24 @@ def test_the_check_can_fail(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from semcom_sim.cli import main\n")
     assert layer("semcom_sim.channel.bad") < max(layer(m) for m in imported(bad, "x.bad"))
+
+
+def test_every_registered_scheme_applies_to_a_registered_task():
+    from semcom_sim.catalog import load_catalog
+
+    schemes, tasks = load_catalog()
+    built = [tasks.create(n) for n in tasks.names()]
+    idle = []
+    for name in schemes.names():
+        scheme = schemes.create(name)
+        if not any(scheme.supports(t) for t in built):
+            idle.append(name)
+    assert not idle, f"registered schemes that apply to no registered task: {idle}"
+
+
+def test_every_scheme_has_a_known_role():
+    from semcom_sim.catalog import load_catalog
+
+    schemes, _ = load_catalog()
+    for name in schemes.names():
+        assert schemes.create(name).role in ("learned", "conventional", "bound", "reference")

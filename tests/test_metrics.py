@@ -22,7 +22,16 @@ from semcom_sim.metrics import (
 
 
 def test_registry_names():
-    assert METRICS.names() == ["accuracy", "bleu", "map", "miou", "psnr", "vqa-accuracy"]
+    assert METRICS.names() == [
+        "accuracy",
+        "bleu",
+        "map",
+        "miou",
+        "psnr",
+        "segsnr",
+        "speech-snr",
+        "vqa-accuracy",
+    ]
     assert isinstance(METRICS.create("miou", num_classes=3), MeanIoU)
 
 

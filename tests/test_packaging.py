@@ -45,5 +45,6 @@ def test_wheel_has_no_top_level_baselines(tmp_path):
     assert tops == {"semcom_sim", next(t for t in tops if t.endswith(".dist-info"))}
     assert "semcom_sim/baselines/separation.py" in names
     assert "semcom_sim/baselines/codecs/jpeg.py" in names
+    assert "semcom_sim/data/embedded_text.txt" in names  # embedded-text's corpus
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "semcom-sim = semcom_sim.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

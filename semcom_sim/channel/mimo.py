@@ -7,37 +7,75 @@ from torch import Tensor
 
 from semcom_sim.channel.base import Channel, ChannelOutput, complex_gaussian, complex_noise
 
+# Relative Tikhonov term of the Gram inverse: (H^H H + (reg + DELTA * tr(H^H H) / Nt) I)^-1.
+# In float64 it changes a well-conditioned inverse by ~1e-12 (relative), keeps an exactly singular
+# H invertible (the lost stream gets no_eff ~ no * 1e12 / |H|^2) and caps no_eff for cond(H) > 1e6.
+GRAM_DELTA = 1e-12
+# The smallest absolute term (H = 0) and the largest no_eff returned (finite in float32).
+_TINY = 1e-30
+NO_EFF_MAX = 1e30
+
+
+def _gram_solve(y: Tensor, h: Tensor, reg: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``z = C H^H y`` and ``diag(C)`` for ``C = (H^H H + (reg + d) I)^-1``, in complex128.
+
+    Args:
+        y: complex ``[..., Nr]``; h: complex ``[..., Nr, Nt]``; reg: float64 ``[...]`` or None.
+    Returns:
+        ``z`` complex128 ``[..., Nt]`` and ``diag(C)`` float64 ``[..., Nt]``. With ``d > 0`` the
+        matrix is Hermitian positive definite; should an inverse still fail, that matrix falls
+        back to the pseudo-inverse, so this never raises on finite input.
+    """
+    h = h.to(torch.complex128)
+    nt = h.shape[-1]
+    gram = h.mH @ h
+    eye = torch.eye(nt, dtype=torch.complex128, device=h.device)
+    d = GRAM_DELTA * torch.diagonal(gram, dim1=-2, dim2=-1).real.sum(-1) / nt + _TINY
+    if reg is not None:
+        d = d + reg
+    a = gram + d[..., None, None].to(torch.complex128) * eye
+    c, info = torch.linalg.inv_ex(a)
+    bad = info != 0
+    if bool(bad.any()):  # not reached for finite input (tested by forcing it)
+        c = torch.where(bad[..., None, None], torch.linalg.pinv(a, hermitian=True), c)
+    z = (c @ (h.mH @ y.to(torch.complex128).unsqueeze(-1))).squeeze(-1)
+    return z, torch.diagonal(c, dim1=-2, dim2=-1).real
+
 
 def zf_detect(y: Tensor, h: Tensor, no: Tensor) -> tuple[Tensor, Tensor]:
-    """Zero-forcing detection of unit-energy streams.
+    """Zero-forcing detection of unit-energy streams (solved in complex128, never raises).
 
     Args:
         y: complex ``[..., Nr]``; h: complex ``[..., Nr, Nt]``; no: float, broadcast to ``[...]``.
     Returns:
-        ``x_hat`` complex ``[..., Nt]`` and its noise variance ``[..., Nt]`` per stream:
-        ``no * [(H^H H)^-1]_ii``.
+        ``x_hat`` complex ``[..., Nt]`` (dtype of ``y``) and its noise variance ``[..., Nt]`` per
+        stream (the real dtype of ``y``): ``no * [(H^H H)^-1]_ii``. The inverse carries a relative
+        Tikhonov term of :data:`GRAM_DELTA` (see there), so a singular ``H`` gives finite
+        outputs: the pseudo-inverse estimate and a very large ``no_eff`` for the lost stream.
     """
-    hh = h.mH @ h
-    inv = torch.linalg.inv(hh)
-    x_hat = (inv @ (h.mH @ y.unsqueeze(-1))).squeeze(-1)
-    no_eff = no[..., None] * torch.diagonal(inv, dim1=-2, dim2=-1).real
-    return x_hat, no_eff
+    z, c = _gram_solve(y, h, None)
+    no_eff = no.to(torch.float64)[..., None] * c
+    real = y.real.dtype
+    return z.to(y.dtype), no_eff.clamp(max=NO_EFF_MAX).to(real)
 
 
 def lmmse_detect(y: Tensor, h: Tensor, no: Tensor) -> tuple[Tensor, Tensor]:
     """Unbiased LMMSE detection of unit-energy streams (as Sionna's ``lmmse_equalizer``).
 
-    ``W = H^H (H H^H + no I)^-1``, ``G = W H``; ``x_hat_i = (W y)_i / G_ii`` and its noise
-    variance is ``1/G_ii - 1`` (for Nt = Nr = 1 this is ``no/|h|^2``).
-    Shapes as :func:`zf_detect`.
+    ``W = H^H (H H^H + no I)^-1 = (H^H H + no I)^-1 H^H``, ``G = W H``; ``x_hat_i = (W y)_i /
+    G_ii`` and its noise variance is ``1/G_ii - 1`` (for Nt = Nr = 1 this is ``no/|h|^2``).
+    Solved in complex128 in the Nt x Nt form, with ``1 - G_ii = no [(H^H H + no I)^-1]_ii``
+    (the per-stream MSE, free of cancellation at high SNR), so ``no_eff = MSE_i / (1 - MSE_i)``;
+    ``G_ii`` is floored at 1e-12 (a lost stream gets ``no_eff`` ~ 1e12). Never raises; shapes
+    and dtypes as :func:`zf_detect`.
     """
-    nr = h.shape[-2]
-    eye = torch.eye(nr, dtype=h.dtype, device=h.device)
-    a = h @ h.mH + no[..., None, None].to(h.dtype) * eye
-    w = h.mH @ torch.linalg.inv(a)
-    g = torch.diagonal(w @ h, dim1=-2, dim2=-1).real.clamp(1e-12, 1.0 - 1e-7)
-    z = (w @ y.unsqueeze(-1)).squeeze(-1)
-    return z / g, 1.0 / g - 1.0
+    no64 = no.to(torch.float64)
+    z, c = _gram_solve(y, h, no64)
+    mse = (no64[..., None] * c).clamp(0.0, 1.0)
+    g = (1.0 - mse).clamp(min=1e-12)
+    x_hat = z / g
+    no_eff = (mse / g).clamp(max=NO_EFF_MAX)
+    return x_hat.to(y.dtype), no_eff.to(y.real.dtype)
 
 
 class MIMORayleigh(Channel):

@@ -5,7 +5,6 @@ Fields: "image" float32 [N, 3, H, W] in [0, 1], "label" int64 [N] (not for embed
 
 from __future__ import annotations
 
-import pickle
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from semcom_sim.data.core import (
     require_data_dir,
     subset_indices,
 )
+from semcom_sim.data.safe_pickle import UnsafePickleError, safe_load
 from semcom_sim.errors import DataError, SemcomError
 
 CIFAR_LAYOUT = (
@@ -43,35 +43,73 @@ CIFAR_SPEC = DatasetSpec(
 
 
 def _unpickle(path: Path) -> dict:
+    """The dict in a CIFAR-10 python pickle, read with the restricted unpickler.
+
+    Raises:
+        DataError: missing file, a global outside the allow-list (nothing ran), or not a dict.
+    """
     try:
-        with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="bytes")
-        if not isinstance(obj, dict):
-            raise ValueError
-        return obj
+        obj = safe_load(path, encoding="bytes")
     except FileNotFoundError:
         raise DataError(f"{path}: missing; expected {CIFAR_LAYOUT}") from None
+    except UnsafePickleError as e:
+        raise DataError(
+            f"{path}: refused ({e}); a CIFAR-10 pickle may hold only dicts, lists, strings, "
+            "numbers and plain numpy arrays"
+        ) from None
     except Exception:
         raise DataError(
             f"{path}: malformed; expected a CIFAR-10 python pickle (dict with bytes keys)"
         ) from None
+    if not isinstance(obj, dict):
+        raise DataError(
+            f"{path}: malformed; expected a CIFAR-10 python pickle (dict with bytes keys)"
+        )
+    return obj
+
+
+def _get(obj: dict, key: str):
+    """``obj[key]`` under the bytes key (Python 2 pickles) or the str key (Python 3 ones)."""
+    return obj.get(key.encode(), obj.get(key))
 
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 [N, 3, 32, 32], int64 [N]) from one CIFAR-10 python batch file."""
+    """(uint8 [N, 3, 32, 32], int64 [N]) from one CIFAR-10 python batch file.
+
+    Expects ``data`` uint8 [N, 3072] with N >= 1 and ``labels`` a list (or integer array) of N
+    ints in 0..9; anything else is a one-line :class:`DataError`.
+    """
     obj = _unpickle(path)
-    data, labels = obj.get(b"data"), obj.get(b"labels")
+    data, labels = _get(obj, "data"), _get(obj, "labels")
     if (
         not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
         or data.ndim != 2
+        or data.shape[0] == 0
         or data.shape[1] != 3072
-        or labels is None
     ):
-        raise DataError(f"{path}: malformed; expected keys b'data' (uint8 [N, 3072]) and b'labels'")
-    labels = np.asarray(labels, dtype=np.int64)
+        got = (
+            f"{data.dtype} {list(data.shape)}"
+            if isinstance(data, np.ndarray)
+            else type(data).__name__
+        )
+        raise DataError(
+            f"{path}: malformed; expected b'data' uint8 [N, 3072] with N >= 1, got {got}"
+        )
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        labels = labels.astype(np.int64)
+    elif isinstance(labels, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in labels
+    ):
+        labels = np.asarray(labels, dtype=np.int64) if labels else np.zeros(0, np.int64)
+    else:
+        raise DataError(f"{path}: malformed; b'labels' must be a list of N ints in 0..9")
     if len(labels) != len(data) or labels.min(initial=0) < 0 or labels.max(initial=0) > 9:
-        raise DataError(f"{path}: malformed; b'labels' must hold N ints in 0..9")
-    return data.astype(np.uint8).reshape(-1, 3, 32, 32), labels
+        raise DataError(
+            f"{path}: malformed; b'labels' must hold N = {len(data)} ints in 0..9, "
+            f"got {len(labels)} in {labels.min(initial=0)}..{labels.max(initial=0)}"
+        )
+    return data.reshape(-1, 3, 32, 32), labels
 
 
 @register_dataset(CIFAR_SPEC)
@@ -84,9 +122,13 @@ def cifar10(split: str = "test", n: int | None = None, seed: int = 0, data_dir=N
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     parts = [read_cifar_batch(root / name) for name in names]
     meta = _unpickle(root / "batches.meta")
-    class_names = [
-        s.decode() if isinstance(s, bytes) else str(s) for s in meta.get(b"label_names", [])
-    ]
+    names_raw = _get(meta, "label_names")
+    if not isinstance(names_raw, list) or not all(isinstance(s, (bytes, str)) for s in names_raw):
+        names_raw = []
+    try:
+        class_names = [s.decode() if isinstance(s, bytes) else s for s in names_raw]
+    except UnicodeDecodeError:
+        class_names = []
     if len(class_names) != 10:
         raise DataError(
             f"{root / 'batches.meta'}: malformed; expected b'label_names' with 10 names"

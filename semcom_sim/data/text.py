@@ -9,10 +9,10 @@ Train/test assignment is deterministic: a sentence is in test iff md5(sentence) 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import re
-import sys
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -199,9 +199,16 @@ def _module_docstrings(module_name: str) -> list[str]:
     return docs
 
 
-@lru_cache(maxsize=1)
-def embedded_corpus() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(train, test) sentences from pydoc's help topics and stdlib docstrings, deduplicated."""
+def generate_embedded_sentences() -> list[str]:
+    """The sentences of embedded-text as first built, in order (pydoc topics, then docstrings).
+
+    This is how :data:`EMBEDDED_TEXT_FILE` was made (on Python 3.11.7); the result depends on
+    the running interpreter's help texts, so embedded-text is read from the shipped file and
+    this function is kept only to document and regenerate it::
+
+        text = "\n".join(generate_embedded_sentences()) + "\n"
+        Path("semcom_sim/data/embedded_text.txt").write_text(text, encoding="utf-8")
+    """
     from pydoc_data.topics import topics
 
     texts = [topics[k] for k in sorted(topics)]
@@ -211,8 +218,51 @@ def embedded_corpus() -> tuple[tuple[str, ...], tuple[str, ...]]:
     for t in texts:
         for s in _prose_sentences(t):
             seen.setdefault(s, None)
-    train = tuple(s for s in seen if not stable_test_member(s))
-    test = tuple(s for s in seen if stable_test_member(s))
+    return list(seen)
+
+
+# The shipped corpus: UTF-8, one normalised sentence per line, deduplicated, in generation order.
+EMBEDDED_TEXT_FILE = "embedded_text.txt"
+EMBEDDED_TEXT_SHA256 = "351180e0a0b4443698d7d8e6c3858725829823b005495b59ab7ef90d0b5b9d63"
+
+
+def _embedded_text_bytes() -> bytes:
+    from importlib.resources import files
+
+    try:
+        return (files("semcom_sim.data") / EMBEDDED_TEXT_FILE).read_bytes()
+    except OSError:
+        raise DataError(
+            f"embedded-text: package data {EMBEDDED_TEXT_FILE} is missing (broken install)"
+        ) from None
+
+
+def parse_embedded_text(raw: bytes, where: str = EMBEDDED_TEXT_FILE) -> list[str]:
+    """Sentences of the shipped corpus after checking its sha256 and its format.
+
+    Raises:
+        DataError: the bytes do not hash to :data:`EMBEDDED_TEXT_SHA256`, or a line is not a
+            normalised sentence of the length rule.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != EMBEDDED_TEXT_SHA256:
+        raise DataError(
+            f"embedded-text: {where} has sha256 {digest[:16]}..., expected "
+            f"{EMBEDDED_TEXT_SHA256[:16]}... (modified or corrupt package data)"
+        )
+    sentences = raw.decode("utf-8").splitlines()
+    bad = [s for s in sentences if normalise(s) != s or not keep_sentence(s)]
+    if bad or not sentences:
+        raise DataError(f"embedded-text: {where}: not one normalised sentence per line")
+    return sentences
+
+
+@lru_cache(maxsize=1)
+def embedded_corpus() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(train, test) sentences of the shipped corpus (sha256-verified), md5 9:1 split."""
+    sentences = parse_embedded_text(_embedded_text_bytes())
+    train = tuple(s for s in sentences if not stable_test_member(s))
+    test = tuple(s for s in sentences if stable_test_member(s))
     return train, test
 
 
@@ -221,8 +271,9 @@ EMBEDDED_TEXT_SPEC = DatasetSpec(
     "embedded",
     "text",
     {"train": None, "test": None},
-    "embedded: English prose sentences from Python's own help texts (pydoc_data.topics) and "
-    f"standard-library docstrings, not Europarl; {RULE}; deduplicated; md5 9:1 split",
+    "embedded: English prose sentences from Python 3.11's help texts (pydoc_data.topics) and "
+    f"standard-library docstrings, shipped as {EMBEDDED_TEXT_FILE} (sha256 "
+    f"{EMBEDDED_TEXT_SHA256[:12]}), not Europarl; {RULE}; deduplicated; md5 9:1 split",
     ("text",),
 )
 
@@ -233,11 +284,11 @@ def embedded_text(
 ) -> TaskData:
     """Embedded English sentences from Python's help texts and docstrings (a Europarl stand-in).
 
-    The sentences are fixed for a Python version (``seed`` only picks the subset when ``n`` is
-    given); the provenance records the Python version because the help texts change with it.
+    Read from the package data file :data:`EMBEDDED_TEXT_FILE` (verified against
+    :data:`EMBEDDED_TEXT_SHA256`, recorded in the provenance), so the data is the same on every
+    Python; ``seed`` only picks the subset when ``n`` is given.
     """
     check_split("embedded-text", split)
-    version = "{}.{}".format(*sys.version_info[:2])
     return _text_data(
         "embedded-text",
         ("embedded-text",),
@@ -245,6 +296,7 @@ def embedded_text(
         split,
         n,
         seed,
-        f"embedded: sentences from Python {version} pydoc help topics and stdlib docstrings, "
-        f"not Europarl ({RULE}; md5 9:1 split)",
+        f"embedded: sentences from Python 3.11 pydoc help topics and stdlib docstrings "
+        f"({EMBEDDED_TEXT_FILE}, sha256 {EMBEDDED_TEXT_SHA256}), not Europarl ({RULE}; "
+        "md5 9:1 split)",
     )

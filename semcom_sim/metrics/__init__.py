@@ -10,6 +10,8 @@ All are higher-is-better.
 | "vqa-accuracy" | VQAAccuracy | vqa_accuracy, vqa_accuracy_stderr                      |
 | "map"          | MeanAP      | map (mAP@[.5:.95]), map50                              |
 | "miou"         | MeanIoU     | miou, pixel_accuracy                                   |
+| "speech-snr"   | SpeechSNR   | speech_snr, speech_snr_stderr (dB, per utterance)      |
+| "segsnr"       | SegmentalSNR| segsnr, segsnr_stderr (dB; 20 ms frames, [-10, 35] dB) |
 
     m = METRICS.create("psnr")
     for batch in data.batches(64):
@@ -24,6 +26,7 @@ import math
 from semcom_sim.metrics.base import MeanMetric, Metric
 from semcom_sim.metrics.basic import PSNR, Accuracy, MeanIoU, VQAAccuracy
 from semcom_sim.metrics.detection import MeanAP
+from semcom_sim.metrics.speech import SegmentalSNR, SpeechSNR
 from semcom_sim.metrics.text import BLEU
 from semcom_sim.registry import Registry
 
@@ -36,6 +39,8 @@ __all__ = [
     "MeanIoU",
     "MeanMetric",
     "Metric",
+    "SegmentalSNR",
+    "SpeechSNR",
     "VQAAccuracy",
     "normalised_performance",
 ]
@@ -47,6 +52,8 @@ METRICS.register("bleu")(BLEU)
 METRICS.register("vqa-accuracy")(VQAAccuracy)
 METRICS.register("map")(MeanAP)
 METRICS.register("miou")(MeanIoU)
+METRICS.register("speech-snr")(SpeechSNR)
+METRICS.register("segsnr")(SegmentalSNR)
 
 
 def normalised_performance(

@@ -16,11 +16,24 @@ import numpy as np
 import torch
 
 
+def clamp_range(value: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    """``value`` clamped to ``[lo, hi]`` (NaN stays NaN): a bounded metric's final value.
+
+    Floating-point rounding can push a bounded metric just outside its range (sacrebleu scores an
+    exact match 100.00000000000004, i.e. BLEU 1.0000000000000004); every bounded metric
+    (BLEU, accuracies, mIoU, mAP: [0, 1]) passes its reported values through this.
+    """
+    value = float(value)
+    return value if math.isnan(value) else min(max(value, lo), hi)
+
+
 class Metric(ABC):
     """Accumulates predictions against targets over batches."""
 
     name: str = ""
     higher_is_better: bool = True
+    # The range of the metric's reported values, or None when it is unbounded (e.g. PSNR).
+    bounds: tuple[float, float] | None = None
 
     @abstractmethod
     def update(self, pred: Any, target: Any) -> None:
@@ -63,7 +76,10 @@ class MeanMetric(Metric):
         if len(v) == 0:
             return {self.name: math.nan, f"{self.name}_stderr": math.nan}
         stderr = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
-        return {self.name: float(v.mean()), f"{self.name}_stderr": stderr}
+        mean = float(v.mean())
+        if self.bounds is not None:
+            mean = clamp_range(mean, *self.bounds)
+        return {self.name: mean, f"{self.name}_stderr": stderr}
 
     def reset(self) -> None:
         self._values = []

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from semcom_sim.data.textproc import normalise_answer
-from semcom_sim.metrics.base import MeanMetric, Metric, to_numpy
+from semcom_sim.metrics.base import MeanMetric, Metric, clamp_range, to_numpy
 
 
 class Accuracy(MeanMetric):
@@ -21,6 +21,7 @@ class Accuracy(MeanMetric):
     """
 
     name = "accuracy"
+    bounds = (0.0, 1.0)
 
     def values(self, pred: Any, target: Any) -> np.ndarray:
         p, t = to_numpy(pred), to_numpy(target)
@@ -71,6 +72,7 @@ class VQAAccuracy(MeanMetric):
     """
 
     name = "vqa_accuracy"
+    bounds = (0.0, 1.0)
 
     def __init__(self, answer_vocab: Sequence[str] | None = None, official: bool = False) -> None:
         super().__init__()
@@ -116,6 +118,7 @@ class MeanIoU(Metric):
     """
 
     name = "miou"
+    bounds = (0.0, 1.0)
 
     def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
         self.num_classes = num_classes
@@ -157,6 +160,6 @@ class MeanIoU(Metric):
         iou = self.per_class_iou()
         total = self.confusion.sum() + self._missed.sum()
         return {
-            "miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else math.nan,
-            "pixel_accuracy": float(np.trace(self.confusion) / total) if total else math.nan,
+            "miou": clamp_range(np.nanmean(iou)) if np.isfinite(iou).any() else math.nan,
+            "pixel_accuracy": clamp_range(np.trace(self.confusion) / total) if total else math.nan,
         }

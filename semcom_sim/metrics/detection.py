@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from semcom_sim.metrics.base import Metric, to_numpy
+from semcom_sim.metrics.base import Metric, clamp_range, to_numpy
 
 
 def _boxes(d: Mapping[str, Any]) -> np.ndarray:
@@ -36,6 +36,7 @@ class MeanAP(Metric):
     """
 
     name = "map"
+    bounds = (0.0, 1.0)
 
     def __init__(self) -> None:
         self.reset()
@@ -99,4 +100,5 @@ class MeanAP(Metric):
             ev.evaluate()
             ev.accumulate()
             ev.summarize()
-        return {"map": max(float(ev.stats[0]), 0.0), "map50": max(float(ev.stats[1]), 0.0)}
+        # pycocotools reports -1 for "no ground truth": clamp to [0, 1] as every bounded metric
+        return {"map": clamp_range(ev.stats[0]), "map50": clamp_range(ev.stats[1])}

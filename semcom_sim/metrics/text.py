@@ -2,7 +2,8 @@
 
 "bleu" is corpus BLEU-4 (sacrebleu's defaults: 13a tokenisation, case-sensitive, no smoothing
 needed at corpus level) and "bleu1" corpus BLEU with unigrams only (still with the brevity
-penalty), both on a 0-1 scale (sacrebleu's score / 100), as the papers plot BLEU in [0, 1].
+penalty), both on a 0-1 scale (sacrebleu's score / 100, clamped to [0, 1]: sacrebleu scores
+an exact match 100.00000000000004), as the papers plot BLEU in [0, 1].
 "sentence_bleu1" is the mean over sentences of sentence-level BLEU-1 (sacrebleu, effective
 order), with "sentence_bleu1_stderr": the U-DeepSC and DeepSC codes average per-sentence BLEU
 (nltk ``sentence_bleu``; U-DeepSC with weights (1, 0, 0, 0) on BERT word pieces), so their
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from semcom_sim.metrics.base import Metric
+from semcom_sim.metrics.base import Metric, clamp_range
 
 
 class BLEU(Metric):
@@ -26,6 +27,7 @@ class BLEU(Metric):
     """
 
     name = "bleu"
+    bounds = (0.0, 1.0)
 
     def __init__(self) -> None:
         from sacrebleu.metrics import BLEU as SacreBLEU
@@ -56,14 +58,14 @@ class BLEU(Metric):
         refs = [self.references]
         sent = np.array(
             [
-                self._sent1.sentence_score(h, [r]).score / 100
+                clamp_range(self._sent1.sentence_score(h, [r]).score / 100)
                 for h, r in zip(self.hypotheses, self.references, strict=True)
             ]
         )
         stderr = float(sent.std(ddof=1) / math.sqrt(len(sent))) if len(sent) > 1 else 0.0
         return {
-            "bleu": self._bleu4.corpus_score(self.hypotheses, refs).score / 100,
-            "bleu1": self._bleu1.corpus_score(self.hypotheses, refs).score / 100,
-            "sentence_bleu1": float(sent.mean()),
+            "bleu": clamp_range(self._bleu4.corpus_score(self.hypotheses, refs).score / 100),
+            "bleu1": clamp_range(self._bleu1.corpus_score(self.hypotheses, refs).score / 100),
+            "sentence_bleu1": clamp_range(sent.mean()),
             "sentence_bleu1_stderr": stderr,
         }

@@ -10,4 +10,6 @@ METRIC_LABELS = {
     "map50": "mAP@.5",
     "map": "mAP@[.5:.95]",
     "miou": "mIoU",
+    "speech_snr": "speech SNR [dB]",
+    "segsnr": "segmental SNR [dB] (20 ms frames, [-10, 35])",
 }

@@ -12,7 +12,6 @@ from semcom_sim.sim.store import Record
 __all__ = ["METRIC_LABELS", "plot_records"]
 
 
-
 def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, str]) -> list[Path]:
     """One PNG per (task, channel): the task's primary metric and mean symbols vs SNR.
 
