@@ -22,7 +22,13 @@ MAX_BATCH = 100_000
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default and keeps the description's line breaks."""
+    """Shows each option's default (unless it is ``None`` or ``False``: "not given") and keeps
+    the description's line breaks."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class ArgParser(argparse.ArgumentParser):
