@@ -7,6 +7,7 @@ from semcom_sim.registry import Registry
 
 def load_catalog() -> tuple[Registry, Registry]:
     """Populate and return the scheme and task registries."""
+    import semcom_sim.baselines.references  # noqa: F401
     import semcom_sim.baselines.registry  # noqa: F401
     import semcom_sim.models.ffmnet.schemes  # noqa: F401
     import semcom_sim.models.udeepsc.receivers  # noqa: F401

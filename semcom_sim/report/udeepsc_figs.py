@@ -51,6 +51,37 @@ def _tasks(res: Results, channel: str) -> list[str]:
     return [t for t in UDEEPSC_TASKS if res.curve("udeepsc", t, channel)]
 
 
+REFERENCE_COLOURS = ("0.35", "0.55", "0.7")
+
+
+def draw_references(ax, res: Results, task: str, channel: str, metric: str) -> list[dict]:
+    """The task's trivial references (role ``reference``) as grey horizontal lines across the
+    panel; returns their rows for the figure's CSV."""
+    rows = []
+    refs = sorted({r.scheme for r in res.records if r.task == task and r.role == "reference"})
+    for i, scheme in enumerate(refs):
+        recs = res.curve(scheme, task, channel)
+        if not recs:
+            continue
+        value = sum(r.metrics[metric] for r in recs) / len(recs)  # SNR-independent
+        ax.axhline(
+            value,
+            color=REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)],
+            ls=(0, (4, 2 + i)),
+            lw=1.2,
+            label=f"{scheme} (reference)",
+        )
+        rows.append(
+            {"task": task, "scheme": scheme, "snr_db": math.nan, "metric": metric,
+             "value": value, "stderr": recs[0].metrics.get(f"{metric}_stderr", math.nan),
+             "mean_symbols": recs[0].mean_symbols, "samples": recs[0].samples}
+        )  # fmt: skip
+        chance = recs[0].extras.get("chance")
+        if chance is not None and i == 0:
+            ax.axhline(chance, color="0.8", ls=":", lw=1.0, label=f"chance ({chance:.2f})")
+    return rows
+
+
 def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list[Path]:
     """Six panels: each task's primary metric vs SNR, learned schemes and the conventional one."""
     tasks = _tasks(res, channel)
@@ -90,6 +121,7 @@ def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list
                 }
                 for r in recs
             ]
+        rows += draw_references(ax, res, task, channel, metric)
         ax.set(xlabel=SNR_LABEL, ylabel=METRIC_LABELS.get(metric, metric), title=task)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -103,7 +135,10 @@ def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list
         "Each panel: the task's primary metric (error bars: one standard error over the test "
         "examples) vs SNR for U-DeepSC, T-DeepSC, the upper bound (T-DeepSC, features delivered "
         "noiselessly) and the papers' conventional scheme (JPEG/H.264 + LDPC 1/2 QPSK, UTF-8 + "
-        "Turbo 1/2 QPSK; decision tasks classify the rebuilt data with the noiseless T-DeepSC)."
+        "Turbo 1/2 QPSK; decision tasks classify the rebuilt data with the noiseless T-DeepSC). "
+        "Grey horizontal lines: the trivial references (majority class and chance, VQA's "
+        "question-only prior, the mean image, each image's and each 8x8 block's mean colour; "
+        "no channel), so a reader sees whether a learned model learnt anything."
     )
     cap = _caption(res, "Fig. 7 analogue (paper 000, Fig. 7).", body, channel, used, tasks)
     return save_figure(fig, out, stem, cap)

@@ -163,7 +163,11 @@ def cliff_summary(
                 "metric": metric,
                 "reference": val[-1],
                 "fraction": fraction,
-                "cliff_db": cliff_snr(snr, val, fraction) if roles[s] != "learned" else None,
+                "cliff_db": (
+                    cliff_snr(snr, val, fraction)
+                    if roles[s] not in ("learned", "reference")
+                    else None
+                ),
             }
             if roles[s] == "learned":
                 row["crossover_db"] = {
@@ -249,6 +253,7 @@ def plot_cliff(
             "envelope": dict(lw=2.6, ls="-", color="black", marker="o", ms=3),
             "capacity": dict(lw=2.0, ls="--", color="grey"),
             "learned": dict(lw=2.2, ls="-", marker="s", ms=4),
+            "reference": dict(lw=1.2, ls=":", color="0.45"),
         }
         learned_colors = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"] * 9)
         for s in sorted(by_scheme, key=lambda s: (list(style).index(roles[s]), s)):
