@@ -366,6 +366,15 @@ def test_output_shapes_and_finite(model):
     model.train()
 
 
+def _side_bits(out, modalities) -> torch.Tensor:
+    """N bits per modality whose kept mask drops a position (the kept-position bitmap)."""
+    total = 0
+    for m in modalities:
+        mask = out["keep_masks"][m]
+        total = total + (mask.sum(1) < mask.shape[1]).long() * mask.shape[1]
+    return total
+
+
 def test_symbol_count_matches_kept_features(model):
     model.eval()
     cfg = model.config
@@ -375,7 +384,11 @@ def test_symbol_count_matches_kept_features(model):
         out = model("msa", 3.0, AWGN(), g, **inputs_of(batch))
     per_feature = cfg.codewords_per_feature * 1  # 16-entry sub-codebooks -> one 16-QAM symbol
     kept = sum(out["keep_masks"][m].sum(1) for m in ("image", "text", "speech"))
-    assert torch.equal(out["num_symbols"], (kept * per_feature).long())
+    side = _side_bits(out, ("image", "text", "speech"))
+    assert (side > 0).all() and torch.equal(out["side_info_bits"], side)
+    # the kept-position bitmaps are side information, counted at 4 bits per 16-QAM symbol
+    expected = (kept * per_feature).long() + torch.div(side + 3, 4, rounding_mode="floor")
+    assert torch.equal(out["num_symbols"], expected)
     assert torch.equal(out["channel_uses"], out["num_symbols"])
     model.train()
 
@@ -486,7 +499,12 @@ def test_analog_mode_and_rayleigh():
     with torch.no_grad():
         out = model("vqa", 5.0, RayleighBlockFading(4), g, **inputs_of(batch))
     kept = out["keep_masks"]["image"].sum(1) + out["keep_masks"]["text"].sum(1)
-    assert torch.equal(out["num_symbols"], (kept * cfg.feature_dim // 2).long())
+    side = _side_bits(out, ("image", "text"))  # costed at the config's bits per symbol
+    bps = cfg.num_bits_per_symbol
+    expected = (kept * cfg.feature_dim // 2).long() + torch.div(
+        side + bps - 1, bps, rounding_mode="floor"
+    )
+    assert torch.equal(out["num_symbols"], expected)
 
 
 def test_smoke_training_reduces_loss(seed: int = 11):

@@ -146,6 +146,7 @@ class UDeepSC(nn.Module):
             snr_db=snr,
             num_symbols=link.num_symbols,
             channel_uses=link.channel_uses,
+            side_info_bits=link.side_info_bits,
             keep_ratio=kept / valid.clamp_min(1.0),
             keep_masks=masks,
             valid={m: o.valid for m, o in sent.items()},

@@ -111,6 +111,11 @@ def parameter_counts() -> dict:
     return out
 
 
+# Bumped when the scheme's numbers change for the same checkpoint (part of every point's key):
+# 2 = the kept-position side information is counted in num_symbols.
+IMPLEMENTATION = 2
+
+
 class DeepSCScheme(Scheme):
     """A U-DeepSC-family scheme (``variant``: ``udeepsc``, ``tdeepsc`` or ``upper-bound``).
 
@@ -229,6 +234,7 @@ class DeepSCScheme(Scheme):
                 "exit_layer": out["exit_layer"][start:stop].float(),
                 "keep_ratio": out["keep_ratio"][start:stop].float(),
                 "certainty": out["exit_certainty"][start:stop].float(),
+                "side_info_bits": out["side_info_bits"][start:stop].float(),
             },
         )
 
@@ -288,6 +294,7 @@ class DeepSCScheme(Scheme):
             }
         return {
             "name": self.name,
+            "implementation": IMPLEMENTATION,
             "kind": "learned",
             "variant": self.variant,
             "noiseless": self.variant == "upper-bound",

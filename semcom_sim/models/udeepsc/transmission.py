@@ -5,7 +5,10 @@ Only kept features are transmitted and counted. All modalities of a task form on
 ``x = [x^I, x^T, x^S]`` (Sec. II-A); kept symbols are moved to the front (stable order) before the
 channel so that fading blocks and MIMO channel uses are spent on transmitted symbols only, and
 ``num_symbols`` (int64 ``[B]``) is the per-example count. Which positions were kept is side
-information assumed known at the receiver and not counted (N bits per modality at most).
+information the receiver needs: it is assumed delivered error-free but **counted**
+(:func:`side_info_symbols`): a bitmap of the ``N`` feature positions of every modality whose
+mask is not all ones (``N`` bits), costed as symbols of the index modulation
+(``ceil(bits / num_bits_per_symbol)``) and added to ``num_symbols`` and ``channel_uses``.
 
 During training, the dropped features still pass the channel as zero-energy symbols so that the
 attention weights of the receiver can give the selection modules a gradient; they carry weight
@@ -48,6 +51,37 @@ class LinkOutput:
     codebook_loss: Tensor
     indices: dict[str, Tensor] = field(default_factory=dict)
     received_indices: dict[str, Tensor] = field(default_factory=dict)
+    side_info_bits: Tensor | None = None
+
+
+def side_info_symbols(
+    sent: dict[str, TransmitterOutput], num_bits_per_symbol: int
+) -> tuple[Tensor, Tensor]:
+    """``(bits, symbols)`` int64 ``[B]`` of the kept-position side information.
+
+    Per modality with ``N`` feature positions, an example whose kept mask is not all ones needs
+    the ``N``-bit bitmap of its kept positions (which also carries the length of padded text);
+    an example that sends every position needs nothing.
+    """
+    bits = None
+    for out in sent.values():
+        kept = out.mask.detach() > 0.5  # [B, N]
+        n = kept.shape[1]
+        b = torch.where(kept.all(dim=1), 0, n).to(torch.int64)
+        bits = b if bits is None else bits + b
+    assert bits is not None
+    symbols = torch.div(bits + num_bits_per_symbol - 1, num_bits_per_symbol, rounding_mode="floor")
+    return bits, symbols
+
+
+def _with_side_info(link: LinkOutput, sent, bps: int, channel: Channel | None) -> LinkOutput:
+    bits, sym = side_info_symbols(sent, bps)
+    sym = sym.to(link.num_symbols.device)
+    uses = sym if channel is None else channel.channel_uses(sym).to(link.channel_uses.device)
+    link.num_symbols = link.num_symbols + sym
+    link.channel_uses = link.channel_uses + uses
+    link.side_info_bits = bits.to(link.num_symbols.device)
+    return link
 
 
 def send_compacted(
@@ -101,8 +135,10 @@ class FeatureLink(nn.Module):
         """``sent``: modality -> transmitter output (in transmission order); ``snr_db`` ``[B]``;
         ``task`` picks the sub-codebooks when they are shared per task (``codebook_sharing``)."""
         if self.digital:
-            return self._digital(sent, snr_db, channel, generator, task)
-        return self._analog(sent, snr_db, channel, generator)
+            link = self._digital(sent, snr_db, channel, generator, task)
+        else:
+            link = self._analog(sent, snr_db, channel, generator)
+        return _with_side_info(link, sent, self.cfg.num_bits_per_symbol, channel)
 
     def _digital(self, sent, snr_db, channel, generator, task=None) -> LinkOutput:
         g, d = self.cfg.codewords_per_feature, self.group_dim
