@@ -1,0 +1,456 @@
+"""OFDM over 3GPP TR 38.901 TDL channels with pilot-estimated CSI, built from Sionna's blocks.
+
+A scheme's complex symbols ``[B, n]`` are placed, in order, on the data resource elements (REs)
+of as many slots of a Sionna :class:`~sionna.phy.ofdm.ResourceGrid` as needed (``S =
+ceil(n / D)`` slots of ``D`` data REs each; the last slot is zero-padded). Each example sees one
+channel process over its ``S`` consecutive slots (TDL with the UE moving at ``speed``, sampled
+once per OFDM symbol, cyclic prefix included in the symbol duration), applied in the frequency
+domain (``y = h x + n`` per RE: the cyclic prefix is assumed longer than the channel, no ISI/ICI).
+The receiver estimates the channel per slot from the pilots (``csi="ls"``: Sionna's
+:class:`LSChannelEstimator` with interpolation; ``"lmmse"``: :class:`LMMSEChannelEstimator`
+with the profile's frequency/time covariances; ``"perfect"``: the true gains) and equalises with
+Sionna's :class:`LMMSEEqualizer`, which returns the post-equalisation noise variance per RE
+(``no_eff``, estimation error included).
+
+SNR convention (:func:`ofdm_snr_db_to_no`): ``snr_db`` is Es/N0 **per resource element per
+receive antenna**: data and pilot REs carry unit mean energy, the channel has unit mean power
+gain per RE (``E|h|^2 = 1``) and the noise per RE is ``no = 10**(-snr_db/10)``, as for every
+other channel of semcom-sim. Pilots at data power are the energy overhead of estimation; they
+are counted, with the cyclic prefix and the guard/DC carriers, as bandwidth (below), not as
+energy.
+
+Channel-use accounting (:meth:`OFDMChannel.channel_uses`): a slot occupies ``T (N_fft + N_cp)``
+complex dimensions (the time-domain samples at rate ``N_fft * subcarrier_spacing``, guards and
+DC included) and carries ``D`` data REs, so ``overhead = T (N_fft + N_cp) / D`` channel uses per
+data symbol; ``n`` symbols are charged ``ceil(n * overhead)`` channel uses (the unused rest of a
+last slot is assumed to carry other traffic). ``num_symbols`` stays ``n``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from semcom_sim.channel.base import Channel, ChannelOutput, complex_gaussian, complex_noise
+from semcom_sim.errors import SemcomError
+
+TDL_MODELS = ("A", "B", "C", "D", "E")
+PROFILES = tuple(f"tdl-{m.lower()}" for m in TDL_MODELS) + ("rayleigh", "awgn")
+CSI_MODES = ("perfect", "ls", "lmmse")
+INTERPOLATIONS = ("lin", "nn", "lin_time_avg")
+SPEED_OF_LIGHT = 299_792_458.0
+
+
+def ofdm_snr_db_to_no(snr_db: Tensor | float) -> Tensor:
+    """Noise variance per RE per receive antenna for Es/N0 ``snr_db`` per RE (unit-energy REs)."""
+    return torch.pow(10.0, -torch.as_tensor(snr_db, dtype=torch.float32) / 10.0)
+
+
+def ls_mse_theory(no: Tensor | float, pilot_energy: float = 1.0) -> Tensor:
+    """Mean squared error of the LS estimate at a pilot RE: ``no / |p|^2`` (unbiased, SISO)."""
+    return torch.as_tensor(no, dtype=torch.float64) / pilot_energy
+
+
+def overhead_factor(
+    fft_size: int, cyclic_prefix_length: int, num_ofdm_symbols: int, num_data_symbols: int
+) -> float:
+    """Channel uses per data symbol: ``T (N_fft + N_cp) / D`` (pilots, CP, guards, DC)."""
+    return num_ofdm_symbols * (fft_size + cyclic_prefix_length) / num_data_symbols
+
+
+def _seeded_tdl_class():
+    """Sionna's TDL whose random draws come from a torch.Generator we set per call."""
+    from sionna.phy.channel.tr38901 import TDL
+
+    class SeededTDL(TDL):
+        _generator: torch.Generator | None = None
+
+        @property
+        def torch_rng(self) -> torch.Generator:  # type: ignore[override]
+            if self._generator is not None:
+                return self._generator
+            return super().torch_rng
+
+    return SeededTDL
+
+
+class OFDMChannel(Channel):
+    """SISO OFDM over a 3GPP TDL (or flat) channel with perfect, LS or LMMSE CSI.
+
+    Args:
+        profile: ``tdl-a`` ... ``tdl-e`` (TR 38.901 TDL; D and E are LoS), ``rayleigh`` (flat:
+            one CN(0, 1) gain per slot, all REs) or ``awgn`` (``h = 1``).
+        delay_spread: RMS delay spread [s] of the TDL profile.
+        speed: UE speed [m/s] (Doppler ``speed / c * carrier_frequency``).
+        carrier_frequency: [Hz].
+        csi: ``perfect`` | ``ls`` | ``lmmse``.
+        interpolation: LS interpolation, Sionna's ``lin`` | ``nn`` | ``lin_time_avg``.
+        fft_size, subcarrier_spacing [Hz], num_ofdm_symbols (per slot), cyclic_prefix_length
+            (samples), num_guard_carriers (left, right), dc_null, pilot_ofdm_symbol_indices
+            (Kronecker pilot pattern on those OFDM symbols, all effective subcarriers): the
+            :class:`~sionna.phy.ofdm.ResourceGrid`.
+    """
+
+    name = "ofdm"
+
+    def __init__(
+        self,
+        profile: str = "tdl-a",
+        delay_spread: float = 300e-9,
+        speed: float = 0.0,
+        carrier_frequency: float = 3.5e9,
+        csi: str = "ls",
+        interpolation: str = "lin",
+        fft_size: int = 128,
+        subcarrier_spacing: float = 30e3,
+        num_ofdm_symbols: int = 14,
+        cyclic_prefix_length: int = 9,
+        num_guard_carriers: tuple[int, int] = (6, 5),
+        dc_null: bool = True,
+        pilot_ofdm_symbol_indices: tuple[int, ...] = (2, 11),
+    ) -> None:
+        profile = profile.lower()
+        if profile not in PROFILES:
+            raise SemcomError(f"unknown OFDM profile {profile!r}; known: {', '.join(PROFILES)}")
+        if csi not in CSI_MODES:
+            raise SemcomError(f"unknown CSI mode {csi!r}; known: {', '.join(CSI_MODES)}")
+        if interpolation not in INTERPOLATIONS:
+            raise SemcomError(
+                f"unknown interpolation {interpolation!r}; known: {', '.join(INTERPOLATIONS)}"
+            )
+        if not delay_spread > 0 or speed < 0 or not carrier_frequency > 0:
+            raise SemcomError(
+                f"need delay_spread > 0, speed >= 0, carrier_frequency > 0 (got {delay_spread}, "
+                f"{speed}, {carrier_frequency})"
+            )
+        if fft_size < 8 or num_ofdm_symbols < 1 or cyclic_prefix_length < 0:
+            raise SemcomError("need fft_size >= 8, num_ofdm_symbols >= 1, cyclic_prefix >= 0")
+        pil = tuple(int(i) for i in pilot_ofdm_symbol_indices)
+        if not pil or any(not 0 <= i < num_ofdm_symbols for i in pil) or len(set(pil)) != len(pil):
+            raise SemcomError(
+                f"pilot OFDM symbol indices {list(pil)} must be distinct, in "
+                f"0..{num_ofdm_symbols - 1}"
+            )
+        if len(pil) == num_ofdm_symbols:
+            raise SemcomError("every OFDM symbol is a pilot symbol: no room for data")
+        g = tuple(int(v) for v in num_guard_carriers)
+        if len(g) != 2 or min(g) < 0 or sum(g) + int(dc_null) >= fft_size - 1:
+            raise SemcomError(f"guard carriers {list(g)} leave no subcarriers of {fft_size}")
+        self.profile = profile
+        self.delay_spread = float(delay_spread)
+        self.speed = float(speed)
+        self.carrier_frequency = float(carrier_frequency)
+        self.csi = csi
+        self.interpolation = interpolation
+        self.fft_size = int(fft_size)
+        self.subcarrier_spacing = float(subcarrier_spacing)
+        self.num_ofdm_symbols = int(num_ofdm_symbols)
+        self.cyclic_prefix_length = int(cyclic_prefix_length)
+        self.num_guard_carriers = g
+        self.dc_null = bool(dc_null)
+        self.pilot_ofdm_symbol_indices = pil
+        self._blocks_cache: dict[str, dict] = {}
+
+    # ------------------------------------------------------------------ grid and accounting
+
+    @cached_property
+    def num_effective_subcarriers(self) -> int:
+        """Subcarriers that carry data or pilots (guards and DC removed)."""
+        return self.fft_size - sum(self.num_guard_carriers) - int(self.dc_null)
+
+    @cached_property
+    def data_symbols_per_slot(self) -> int:
+        """``D``: data REs per slot (Kronecker pilots fill whole OFDM symbols, SISO)."""
+        return (self.num_ofdm_symbols - len(self.pilot_ofdm_symbol_indices)) * (
+            self.num_effective_subcarriers
+        )
+
+    @cached_property
+    def slot_channel_uses(self) -> int:
+        """Complex dimensions one slot occupies: ``T (N_fft + N_cp)``."""
+        return self.num_ofdm_symbols * (self.fft_size + self.cyclic_prefix_length)
+
+    @property
+    def overhead(self) -> float:
+        """Channel uses per data symbol (>= 1): pilots, cyclic prefix, guard and DC carriers."""
+        return overhead_factor(
+            self.fft_size,
+            self.cyclic_prefix_length,
+            self.num_ofdm_symbols,
+            self.data_symbols_per_slot,
+        )
+
+    @property
+    def ofdm_symbol_duration(self) -> float:
+        """[s], cyclic prefix included."""
+        return (1.0 + self.cyclic_prefix_length / self.fft_size) / self.subcarrier_spacing
+
+    def num_slots(self, n: int) -> int:
+        """Slots needed for ``n`` data symbols."""
+        return -(-int(n) // self.data_symbols_per_slot)
+
+    def channel_uses(self, num_symbols: Tensor) -> Tensor:
+        """``ceil(n * T (N_fft + N_cp) / D)`` per example (int64 ``[B]``), exact integer math."""
+        n = num_symbols.to(torch.int64)
+        return torch.div(
+            n * self.slot_channel_uses + self.data_symbols_per_slot - 1,
+            self.data_symbols_per_slot,
+            rounding_mode="floor",
+        )
+
+    # ------------------------------------------------------------------ Sionna blocks (lazy)
+
+    def _blocks(self, device: torch.device) -> dict:
+        key = str(device)
+        if key in self._blocks_cache:
+            return self._blocks_cache[key]
+        from sionna.phy.channel import subcarrier_frequencies
+        from sionna.phy.mimo import StreamManagement
+        from sionna.phy.ofdm import (
+            LMMSEChannelEstimator,
+            LMMSEEqualizer,
+            LSChannelEstimator,
+            RemoveNulledSubcarriers,
+            ResourceGrid,
+            ResourceGridMapper,
+            tdl_time_cov_mat,
+        )
+
+        dev = key
+        rg = ResourceGrid(
+            num_ofdm_symbols=self.num_ofdm_symbols,
+            fft_size=self.fft_size,
+            subcarrier_spacing=self.subcarrier_spacing,
+            num_tx=1,
+            num_streams_per_tx=1,
+            cyclic_prefix_length=self.cyclic_prefix_length,
+            num_guard_carriers=self.num_guard_carriers,
+            dc_null=self.dc_null,
+            pilot_pattern="kronecker",
+            pilot_ofdm_symbol_indices=list(self.pilot_ofdm_symbol_indices),
+            device=dev,
+        )
+        if rg.num_data_symbols != self.data_symbols_per_slot:
+            raise AssertionError(f"data REs {rg.num_data_symbols} != {self.data_symbols_per_slot}")
+        sm = StreamManagement(np.ones([1, 1], dtype=int), 1)
+        b: dict = {
+            "rg": rg,
+            "mapper": ResourceGridMapper(rg, device=dev),
+            "remove_nulled": RemoveNulledSubcarriers(rg, device=dev),
+            "equalizer": LMMSEEqualizer(rg, sm, device=dev),
+            "frequencies": subcarrier_frequencies(
+                self.fft_size, self.subcarrier_spacing, device=dev
+            ),
+            "effective": torch.as_tensor(np.asarray(rg.effective_subcarrier_ind), device=device),
+        }
+        if self.profile.startswith("tdl-"):
+            model = self.profile[-1].upper()
+            b["tdl"] = _seeded_tdl_class()(
+                model,
+                delay_spread=self.delay_spread,
+                carrier_frequency=self.carrier_frequency,
+                min_speed=self.speed,
+                max_speed=self.speed,
+                device=dev,
+            )
+        if self.csi == "ls":
+            b["estimator"] = LSChannelEstimator(
+                rg, interpolation_type=self.interpolation, device=dev
+            )
+        elif self.csi == "lmmse":
+            cov_f = self._freq_cov(b, device)
+            if self.profile.startswith("tdl-"):
+                cov_t = tdl_time_cov_mat(
+                    self.profile[-1].upper(),
+                    self.speed,
+                    self.carrier_frequency,
+                    self.ofdm_symbol_duration,
+                    self.num_ofdm_symbols,
+                    device=dev,
+                )
+            else:  # flat per slot: constant in time
+                cov_t = torch.ones(
+                    self.num_ofdm_symbols,
+                    self.num_ofdm_symbols,
+                    dtype=torch.complex64,
+                    device=device,
+                )
+            b["estimator"] = LMMSEChannelEstimator(rg, cov_t, cov_f, order="f-t", device=dev)
+        self._blocks_cache[key] = b
+        return b
+
+    def _freq_cov(self, b: dict, device: torch.device) -> Tensor:
+        """Frequency covariance over the effective subcarriers (actual indices, DC gap kept):
+        ``R[u, v] = sum_l P_l exp(-j 2 pi tau_l f_sc (k_u - k_v))``, complex ``[K, K]``."""
+        k = b["effective"].to(torch.float64)
+        if "tdl" in b:
+            tdl = b["tdl"]
+            p = tdl.mean_powers.to(torch.float64).cpu()
+            tau = tdl.delays.to(torch.float64).cpu()
+            p = p / p.sum()
+            dk = (k[:, None] - k[None, :]).cpu()
+            phase = -2 * math.pi * self.subcarrier_spacing * dk[..., None] * tau
+            r = (p * torch.exp(1j * phase)).sum(-1)
+        else:
+            r = torch.ones(len(k), len(k), dtype=torch.complex128)
+        return r.to(torch.complex64).to(device)
+
+    # ------------------------------------------------------------------ channel realisation
+
+    def sample_grid(self, batch: int, n: int, generator: torch.Generator | None, device) -> Tensor:
+        """Draw the channel: complex ``[B, S, T, N_fft]`` frequency response per RE (all
+        subcarriers) over the ``S = ceil(n / D)`` slots; ``E|h|^2 = 1``.
+
+        The TDL's random parameters (Doppler, angles, phases) are drawn per example from
+        ``generator`` and do not depend on ``n``: more slots see more of the same process.
+        """
+        device = torch.device(device)
+        s, t, f = max(self.num_slots(n), 1), self.num_ofdm_symbols, self.fft_size
+        if self.profile == "awgn":
+            return torch.ones(batch, s, t, f, dtype=torch.complex64, device=device)
+        if self.profile == "rayleigh":
+            h = complex_gaussian((batch, s), generator, device)
+            return h[:, :, None, None].expand(batch, s, t, f).contiguous()
+        from sionna.phy.channel import cir_to_ofdm_channel
+
+        b = self._blocks(device)
+        tdl = b["tdl"]
+        tdl._generator = generator
+        try:
+            a, tau = tdl(batch, s * t, 1.0 / self.ofdm_symbol_duration)
+        finally:
+            tdl._generator = None
+        h = cir_to_ofdm_channel(b["frequencies"], a, tau)  # [B, 1, 1, 1, 1, S*T, F]
+        return h.reshape(batch, s, t, f)
+
+    def data_gains(self, h_grid: Tensor, n: int) -> Tensor:
+        """Gains of the data REs in transmission order: complex ``[B, n]`` from ``[B, S, T, F]``."""
+        b, s, t, f = h_grid.shape
+        blocks = self._blocks(h_grid.device)
+        eff = blocks["remove_nulled"](h_grid.reshape(b * s, 1, 1, 1, 1, t, f))
+        mask = self._data_mask(h_grid.device)  # [T, K] bool
+        g = eff.reshape(b, s, t, -1)[:, :, mask]  # [B, S, D] (row-major: symbol, subcarrier)
+        return g.reshape(b, -1)[:, :n]
+
+    def _data_mask(self, device) -> Tensor:
+        t = self.num_ofdm_symbols
+        m = torch.ones(t, self.num_effective_subcarriers, dtype=torch.bool, device=device)
+        m[list(self.pilot_ofdm_symbol_indices)] = False
+        return m
+
+    def sample_gains(
+        self, batch: int, num_symbols: int, generator: torch.Generator | None, device="cpu"
+    ) -> Tensor:
+        """Gains seen by each data symbol: complex ``[B, num_symbols]`` (forward's draw)."""
+        return self.data_gains(self.sample_grid(batch, num_symbols, generator, device), num_symbols)
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(
+        self, x: Tensor, no: Tensor, generator: torch.Generator | None, num_symbols: Tensor
+    ) -> ChannelOutput:
+        bsz, n = x.shape
+        device = x.device
+        blocks = self._blocks(device)
+        h = self.sample_grid(bsz, n, generator, device)  # [B, S, T, F]
+        s, t, f = h.shape[1:]
+        d = self.data_symbols_per_slot
+        xs = torch.nn.functional.pad(x.to(torch.complex64), (0, s * d - n))
+        grid = blocks["mapper"](xs.reshape(bsz * s, 1, 1, d))  # [B*S, 1, 1, T, F]
+        h5 = h.reshape(bsz * s, 1, 1, t, f)
+        no_s = no.to(torch.float32).repeat_interleave(s)  # [B*S]
+        y = h5 * grid + complex_noise(
+            grid.shape, no_s[:, None, None, None, None], generator, device
+        )
+        if self.csi == "perfect":
+            h_hat = blocks["remove_nulled"](h5.reshape(bsz * s, 1, 1, 1, 1, t, f))
+            err_var = torch.zeros((), dtype=torch.float32, device=device)
+        else:
+            h_hat, err_var = blocks["estimator"](y, no_s[:, None, None])
+        x_hat, no_eff = blocks["equalizer"](y, h_hat, err_var, no_s[:, None, None])
+        x_hat = x_hat.reshape(bsz, s * d)[:, :n]
+        no_eff = no_eff.reshape(bsz, s * d)[:, :n].to(torch.float32)
+        return ChannelOutput(
+            y=x_hat, no_eff=no_eff, h=None, channel_uses=self.channel_uses(num_symbols)
+        )
+
+    # ------------------------------------------------------------------ capacity
+
+    def capacity_bits(
+        self,
+        num_symbols: Tensor,
+        snr_db: Tensor,
+        generator: torch.Generator | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Tensor:
+        """Bits an ideal code delivers: float64 ``[P]``, ``sum_i log2(1 + snr |h_i|^2)`` over the
+        data REs of each example (the same draw as :meth:`forward`), perfect CSI at the receiver,
+        none at the transmitter. With estimated CSI this stays the perfect-CSI bound (the pilots'
+        bandwidth is charged in ``channel_uses``; the estimation loss is not subtracted)."""
+        device = torch.device(device)
+        num_symbols = num_symbols.to(device=device, dtype=torch.int64)
+        p = num_symbols.numel()
+        smax = int(num_symbols.max()) if p else 0
+        if smax == 0:
+            return torch.zeros(p, dtype=torch.float64, device=device)
+        snr = torch.pow(10.0, snr_db.to(device=device, dtype=torch.float64) / 10.0)
+        g = self.sample_gains(p, smax, generator, device).abs().pow(2).double()
+        per = torch.log2(1.0 + snr[:, None] * g)
+        mask = torch.arange(smax, device=device)[None, :] < num_symbols[:, None]
+        return (per * mask).sum(dim=1)
+
+    # ------------------------------------------------------------------ description
+
+    def config(self) -> dict:
+        return {
+            "name": self.name,
+            "profile": self.profile,
+            "delay_spread": self.delay_spread,
+            "speed": self.speed,
+            "carrier_frequency": self.carrier_frequency,
+            "csi": self.csi,
+            "interpolation": self.interpolation,
+            "fft_size": self.fft_size,
+            "subcarrier_spacing": self.subcarrier_spacing,
+            "num_ofdm_symbols": self.num_ofdm_symbols,
+            "cyclic_prefix_length": self.cyclic_prefix_length,
+            "num_guard_carriers": list(self.num_guard_carriers),
+            "dc_null": self.dc_null,
+            "pilot_pattern": "kronecker",
+            "pilot_ofdm_symbol_indices": list(self.pilot_ofdm_symbol_indices),
+            "data_symbols_per_slot": self.data_symbols_per_slot,
+            "overhead": self.overhead,
+            "snr_convention": "Es/N0 per resource element per receive antenna, pilots at data "
+            "power",
+        }
+
+    @property
+    def key(self) -> str:
+        """e.g. ``ofdm-tdl-a-ds300ns-v30-ls``; non-default grid parameters appended."""
+        parts = [f"ofdm-{self.profile}"]
+        if self.profile.startswith("tdl-"):
+            parts.append(f"ds{self.delay_spread * 1e9:g}ns")
+        if self.profile.startswith("tdl-"):
+            parts.append(f"v{self.speed:g}")
+        parts.append(self.csi if self.csi != "ls" else f"ls-{self.interpolation}")
+        default = OFDMChannel.__new__(OFDMChannel)
+        OFDMChannel.__init__(default)
+        grid = (
+            "fft_size",
+            "subcarrier_spacing",
+            "num_ofdm_symbols",
+            "cyclic_prefix_length",
+            "num_guard_carriers",
+            "dc_null",
+            "pilot_ofdm_symbol_indices",
+            "carrier_frequency",
+        )
+        diff = [f"{k}={getattr(self, k)}" for k in grid if getattr(self, k) != getattr(default, k)]
+        key = "-".join(parts)
+        if diff:
+            key += "-" + ",".join(diff).replace(" ", "")
+        return key
