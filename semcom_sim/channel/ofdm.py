@@ -454,3 +454,68 @@ class OFDMChannel(Channel):
         if diff:
             key += "-" + ",".join(diff).replace(" ", "")
         return key
+
+
+# ---------------------------------------------------------------------- CLI helpers
+
+#: ``semcom-sim sweep`` options that only the OFDM channel takes (argparse dest names).
+OFDM_ARGS = (
+    "tdl",
+    "ofdm_profile",
+    "delay_spread",
+    "speed",
+    "csi",
+    "interpolation",
+    "carrier_frequency",
+    "fft_size",
+    "subcarrier_spacing",
+    "cp_length",
+)
+
+
+def reject_ofdm_args(args, channel_name: str) -> None:
+    """Raise :class:`SemcomError` if OFDM-only options were given for another channel."""
+    given = [a for a in OFDM_ARGS if getattr(args, a, None) is not None]
+    if given:
+        flags = ", ".join("--" + a.replace("_", "-") for a in given)
+        raise SemcomError(f"{flags}: only for --channel ofdm, not {channel_name}")
+
+
+def ofdm_from_args(args) -> OFDMChannel:
+    """Build an :class:`OFDMChannel` from ``semcom-sim sweep`` options (``None`` = default).
+
+    Rejects options of other channels (``--coherence``) and inconsistent ones; every error is a
+    one-line :class:`SemcomError` listing the choices.
+    """
+    if getattr(args, "coherence", None) is not None:
+        raise SemcomError("--coherence applies to --channel rayleigh only, not ofdm")
+    profile = None
+    if args.tdl is not None:
+        tdl = str(args.tdl).upper()
+        if tdl not in TDL_MODELS:
+            raise SemcomError(f"unknown --tdl {args.tdl!r}; known: {', '.join(TDL_MODELS)}")
+        profile = f"tdl-{tdl.lower()}"
+    if args.ofdm_profile is not None:
+        if profile is not None:
+            raise SemcomError("give --tdl or --ofdm-profile, not both")
+        profile = str(args.ofdm_profile).lower()
+    if profile in ("rayleigh", "awgn"):
+        for a in ("delay_spread", "speed"):
+            if getattr(args, a) is not None:
+                raise SemcomError(
+                    f"--{a.replace('_', '-')} applies to TDL profiles only, not {profile}"
+                )
+    if args.interpolation is not None and args.csi not in (None, "ls"):
+        raise SemcomError(f"--interpolation applies to --csi ls only, not {args.csi}")
+    kwargs = {
+        "profile": profile,
+        "delay_spread": args.delay_spread,
+        "speed": args.speed,
+        "csi": args.csi,
+        "interpolation": args.interpolation,
+        "carrier_frequency": args.carrier_frequency,
+        "fft_size": args.fft_size,
+        "subcarrier_spacing": args.subcarrier_spacing,
+        "cyclic_prefix_length": args.cp_length,
+    }
+    return OFDMChannel(**{k: v for k, v in kwargs.items() if v is not None})

@@ -29,6 +29,11 @@ def build_channel(args: argparse.Namespace):
     from semcom_sim.channel import CHANNELS
 
     name = CHANNELS.check(args.channel)
+    from semcom_sim.channel.ofdm import ofdm_from_args, reject_ofdm_args
+
+    if name == "ofdm":
+        return ofdm_from_args(args)
+    reject_ofdm_args(args, name)
     if name == "mimo":
         if args.nt < 1 or args.nr < 1:
             raise SemcomError(f"--nt and --nr must be >= 1 (got {args.nt}, {args.nr})")
