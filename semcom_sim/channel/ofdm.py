@@ -42,6 +42,7 @@ TDL_MODELS = ("A", "B", "C", "D", "E")
 PROFILES = tuple(f"tdl-{m.lower()}" for m in TDL_MODELS) + ("rayleigh", "awgn")
 CSI_MODES = ("perfect", "ls", "lmmse")
 INTERPOLATIONS = ("lin", "nn", "lin_time_avg")
+LS_ERRORS = ("model", "sionna")
 SPEED_OF_LIGHT = 299_792_458.0
 
 
@@ -89,6 +90,11 @@ class OFDMChannel(Channel):
         carrier_frequency: [Hz].
         csi: ``perfect`` | ``ls`` | ``lmmse``.
         interpolation: LS interpolation, Sionna's ``lin`` | ``nn`` | ``lin_time_avg``.
+        ls_error: error variance that LS hands the equaliser. ``model`` (default): the exact
+            MSE of Sionna's LS + interpolator, a linear estimator, under the profile's
+            frequency/time covariances (:meth:`ls_error_model`: noise *and* interpolation
+            error); ``sionna``: Sionna's own (the pilot noise ``no`` interpolated; it ignores
+            the interpolation error, so ``no_eff`` is too small at high SNR and mobility).
         fft_size, subcarrier_spacing [Hz], num_ofdm_symbols (per slot), cyclic_prefix_length
             (samples), num_guard_carriers (left, right), dc_null, pilot_ofdm_symbol_indices
             (Kronecker pilot pattern on those OFDM symbols, all effective subcarriers): the
@@ -112,6 +118,7 @@ class OFDMChannel(Channel):
         num_guard_carriers: tuple[int, int] = (6, 5),
         dc_null: bool = True,
         pilot_ofdm_symbol_indices: tuple[int, ...] = (2, 11),
+        ls_error: str = "model",
     ) -> None:
         profile = profile.lower()
         if profile not in PROFILES:
@@ -122,6 +129,8 @@ class OFDMChannel(Channel):
             raise SemcomError(
                 f"unknown interpolation {interpolation!r}; known: {', '.join(INTERPOLATIONS)}"
             )
+        if ls_error not in LS_ERRORS:
+            raise SemcomError(f"unknown ls_error {ls_error!r}; known: {', '.join(LS_ERRORS)}")
         if not delay_spread > 0 or speed < 0 or not carrier_frequency > 0:
             raise SemcomError(
                 f"need delay_spread > 0, speed >= 0, carrier_frequency > 0 (got {delay_spread}, "
@@ -153,6 +162,7 @@ class OFDMChannel(Channel):
         self.num_guard_carriers = g
         self.dc_null = bool(dc_null)
         self.pilot_ofdm_symbol_indices = pil
+        self.ls_error = ls_error
         self._blocks_cache: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ grid and accounting
@@ -257,11 +267,7 @@ class OFDMChannel(Channel):
                 max_speed=self.speed,
                 device=dev,
             )
-        if self.csi == "ls":
-            b["estimator"] = LSChannelEstimator(
-                rg, interpolation_type=self.interpolation, device=dev
-            )
-        elif self.csi == "lmmse":
+        if self.csi != "perfect":
             cov_f = self._freq_cov(b, device)
             if self.profile.startswith("tdl-"):
                 cov_t = tdl_time_cov_mat(
@@ -279,6 +285,14 @@ class OFDMChannel(Channel):
                     dtype=torch.complex64,
                     device=device,
                 )
+            b["cov_f"], b["cov_t"] = cov_f, cov_t
+        if self.csi == "ls":
+            b["estimator"] = LSChannelEstimator(
+                rg, interpolation_type=self.interpolation, device=dev
+            )
+            if self.ls_error == "model":
+                b["ls_error"] = self._ls_error_terms(b)
+        elif self.csi == "lmmse":
             b["estimator"] = LMMSEChannelEstimator(rg, cov_t, cov_f, order="f-t", device=dev)
         self._blocks_cache[key] = b
         return b
@@ -298,6 +312,39 @@ class OFDMChannel(Channel):
         else:
             r = torch.ones(len(k), len(k), dtype=torch.complex128)
         return r.to(torch.complex64).to(device)
+
+    def _ls_error_terms(self, b: dict) -> tuple[Tensor, Tensor]:
+        """``(a, c)`` float ``[T, K]`` with LS error variance ``a + c * no`` per RE.
+
+        Sionna's LS estimate at the pilots is ``h_p + n_p / x_p``; its interpolator is linear,
+        ``h_hat = W h_ls`` (``W`` ``[T K, P]``, read off by interpolating unit impulses). With
+        ``R = R_t (x) R_f`` the channel covariance over the slot's REs (profile statistics, as
+        LMMSE uses): ``a_r = R_rr - 2 Re sum_p W_rp conj(R_rp) + (W R_PP W^H)_rr`` (the
+        interpolation error) and ``c_r = sum_p |W_rp|^2 / |x_p|^2`` (the pilot noise).
+        """
+        est = b["estimator"]
+        rg = b["rg"]
+        t, k = self.num_ofdm_symbols, self.num_effective_subcarriers
+        pind = est._pilot_ind[0, 0].to(torch.int64).cpu()  # [P] into the flattened [T*K] grid
+        pil = rg.pilot_pattern.pilots[0, 0].to(torch.complex128).cpu()  # [P] pilot symbols
+        npil = pind.numel()
+        dev = est.device
+        eye = torch.eye(npil, dtype=torch.complex64, device=dev).reshape(npil, 1, 1, 1, 1, npil)
+        out, _ = est._interpol(eye, torch.zeros(eye.shape, dtype=torch.float32, device=dev))
+        w = out.reshape(npil, t * k).T.to(torch.complex128).cpu()  # [T*K, P]
+        rt = b["cov_t"].to(torch.complex128).cpu()
+        rf = b["cov_f"].to(torch.complex128).cpu()
+        tt, kk = torch.arange(t * k) // k, torch.arange(t * k) % k
+        r_rp = rt[tt][:, tt[pind]] * rf[kk][:, kk[pind]]  # [T*K, P]
+        r_pp = r_rp[pind]  # [P, P]
+        r_rr = (rt[tt, tt] * rf[kk, kk]).real
+        a = r_rr - 2 * (w * r_rp.conj()).sum(-1).real + ((w @ r_pp) * w.conj()).sum(-1).real
+        c = (w.abs().pow(2) / pil.abs().pow(2)).sum(-1)
+        dev_t = b["effective"].device
+        return (
+            a.clamp_min(0).reshape(t, k).to(torch.float32).to(dev_t),
+            c.reshape(t, k).to(torch.float32).to(dev_t),
+        )
 
     # ------------------------------------------------------------------ channel realisation
 
@@ -353,30 +400,52 @@ class OFDMChannel(Channel):
     def forward(
         self, x: Tensor, no: Tensor, generator: torch.Generator | None, num_symbols: Tensor
     ) -> ChannelOutput:
+        r = self.simulate(x, no, generator)
+        return ChannelOutput(
+            y=r["x_hat"], no_eff=r["no_eff"], h=None, channel_uses=self.channel_uses(num_symbols)
+        )
+
+    def simulate(self, x: Tensor, no: Tensor, generator: torch.Generator | None) -> dict:
+        """One transmission with every intermediate (tests, diagnostics).
+
+        Args:
+            x: complex ``[B, n]`` unit-energy symbols. no: float ``[B]`` noise variance per RE.
+        Returns a dict: ``h`` complex ``[B, S, T, N_fft]`` true response (:meth:`sample_grid`),
+        ``grid`` complex ``[B*S, 1, 1, T, N_fft]`` transmitted grid (pilots included), ``y``
+        received grid (same shape), ``h_hat`` / ``err_var`` ``[B*S, 1, 1, 1, 1, T, K]`` the
+        receiver's estimate and its error variance (zero with perfect CSI), ``x_hat`` complex
+        ``[B, n]`` and ``no_eff`` float ``[B, n]`` equalised data symbols and their noise.
+        """
         bsz, n = x.shape
         device = x.device
         blocks = self._blocks(device)
-        h = self.sample_grid(bsz, n, generator, device)  # [B, S, T, F]
+        h = self.sample_grid(bsz, n, generator, device)  # [B, S, T, F] drawn first
         s, t, f = h.shape[1:]
         d = self.data_symbols_per_slot
         xs = torch.nn.functional.pad(x.to(torch.complex64), (0, s * d - n))
         grid = blocks["mapper"](xs.reshape(bsz * s, 1, 1, d))  # [B*S, 1, 1, T, F]
         h5 = h.reshape(bsz * s, 1, 1, t, f)
-        no_s = no.to(torch.float32).repeat_interleave(s)  # [B*S]
-        y = h5 * grid + complex_noise(
-            grid.shape, no_s[:, None, None, None, None], generator, device
-        )
+        no_s = no.to(device=device, dtype=torch.float32).repeat_interleave(s)  # [B*S]
+        noise = complex_noise(grid.shape, no_s[:, None, None, None, None], generator, device)
+        y = h5 * grid + noise
         if self.csi == "perfect":
             h_hat = blocks["remove_nulled"](h5.reshape(bsz * s, 1, 1, 1, 1, t, f))
-            err_var = torch.zeros((), dtype=torch.float32, device=device)
+            err_var = torch.zeros_like(h_hat.real)
         else:
             h_hat, err_var = blocks["estimator"](y, no_s[:, None, None])
+            if "ls_error" in blocks:  # exact MSE of this linear estimator (see ls_error)
+                a, c = blocks["ls_error"]
+                err_var = (a + c * no_s[:, None, None]).reshape(bsz * s, 1, 1, 1, 1, t, -1)
         x_hat, no_eff = blocks["equalizer"](y, h_hat, err_var, no_s[:, None, None])
-        x_hat = x_hat.reshape(bsz, s * d)[:, :n]
-        no_eff = no_eff.reshape(bsz, s * d)[:, :n].to(torch.float32)
-        return ChannelOutput(
-            y=x_hat, no_eff=no_eff, h=None, channel_uses=self.channel_uses(num_symbols)
-        )
+        return {
+            "h": h,
+            "grid": grid,
+            "y": y,
+            "h_hat": h_hat,
+            "err_var": err_var,
+            "x_hat": x_hat.reshape(bsz, s * d)[:, :n],
+            "no_eff": no_eff.reshape(bsz, s * d)[:, :n].to(torch.float32),
+        }
 
     # ------------------------------------------------------------------ capacity
 
@@ -414,6 +483,7 @@ class OFDMChannel(Channel):
             "carrier_frequency": self.carrier_frequency,
             "csi": self.csi,
             "interpolation": self.interpolation,
+            "ls_error": self.ls_error,
             "fft_size": self.fft_size,
             "subcarrier_spacing": self.subcarrier_spacing,
             "num_ofdm_symbols": self.num_ofdm_symbols,
@@ -436,7 +506,11 @@ class OFDMChannel(Channel):
             parts.append(f"ds{self.delay_spread * 1e9:g}ns")
         if self.profile.startswith("tdl-"):
             parts.append(f"v{self.speed:g}")
-        parts.append(self.csi if self.csi != "ls" else f"ls-{self.interpolation}")
+        if self.csi == "ls":
+            ls = f"ls-{self.interpolation}"
+            parts.append(ls if self.ls_error == "model" else ls + "-sionnaerr")
+        else:
+            parts.append(self.csi)
         default = OFDMChannel.__new__(OFDMChannel)
         OFDMChannel.__init__(default)
         grid = (
