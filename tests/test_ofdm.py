@@ -320,3 +320,27 @@ def test_cli_sweep_over_ofdm(tmp_path):
     assert {r["scheme"] for r in rows} == {"jpeg-ldpc", "jpeg-capacity", "udeepsc"}
     for r in rows:  # bandwidth includes pilots, CP and guards
         assert float(r["mean_channel_uses"]) >= 1.3 * float(r["mean_symbols"])
+
+
+# ----------------------------------------------------------------------------- every channel
+
+
+@pytest.mark.parametrize("name", ["awgn", "rayleigh", "mimo", "ofdm"])
+def test_every_registered_channel_exposes_its_draw_and_capacity(name):
+    ch = CHANNELS.create(name)
+    n, b = 50, 3
+    h1 = ch.sample_gains(b, n, gen(21))
+    h2 = ch.sample_gains(b, n, gen(21))
+    assert torch.equal(h1, h2) and torch.isfinite(h1.abs()).all()
+    cap = ch.capacity_bits(torch.tensor([n, 10, 0]), torch.tensor([5.0, 5.0, 5.0]), gen(21))
+    assert cap.dtype == torch.float64 and cap.shape == (3,)
+    assert cap[0] > cap[1] > 0 and cap[2] == 0
+
+
+def test_rayleigh_forward_uses_the_sample_gains_draw():
+    from semcom_sim.channel import RayleighBlockFading
+
+    ch = RayleighBlockFading(coherence_symbols=8, equalize=False)
+    x = torch.ones(4, 40, dtype=torch.complex64)
+    out = ch(x, 3.0, gen(22))
+    assert torch.equal(out.h, ch.sample_gains(4, 40, gen(22)))
