@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--fft-size", type=int, default=None, help="subcarriers (default 128)")
     o.add_argument("--subcarrier-spacing", type=float, default=None, help="[Hz] (default 30e3)")
     o.add_argument("--cp-length", type=int, default=None, help="cyclic prefix [samples] (9)")
+    o.add_argument("--rx-antennas", type=int, default=None, help="receive antennas (SIMO; 1)")
     s.add_argument("--samples", type=int, default=None, help="examples per SNR point")
     s.add_argument("--batch-size", type=int, default=None, help="examples per scheme call")
     s.add_argument("--seed", type=int, default=0, help="seeds every random generator")

@@ -344,3 +344,34 @@ def test_rayleigh_forward_uses_the_sample_gains_draw():
     x = torch.ones(4, 40, dtype=torch.complex64)
     out = ch(x, 3.0, gen(22))
     assert torch.equal(out.h, ch.sample_gains(4, 40, gen(22)))
+
+
+# ----------------------------------------------------------------------------- SIMO
+
+
+def mrc_qpsk_ber(snr_db: float) -> float:
+    """Uncoded QPSK, 2-branch maximum-ratio combining over i.i.d. Rayleigh (Proakis 14.4-15)."""
+    g = 10 ** (snr_db / 10) / 2
+    mu = math.sqrt(g / (1 + g))
+    return ((1 - mu) / 2) ** 2 * (2 + mu)
+
+
+def test_simo_1x2_perfect_csi_matches_mrc_closed_form():
+    ch = OFDMChannel(profile="tdl-a", speed=30.0, csi="perfect", num_rx_ant=2)
+    assert ch.key.endswith("-1x2") and ch.config()["num_rx_ant"] == 2
+    ber = uncoded_ber(ch, 6.0, 400, ch.data_symbols_per_slot)
+    assert ber == pytest.approx(mrc_qpsk_ber(6.0), rel=0.10)
+    h = ch.sample_gains(3, 20, gen(1))
+    assert h.shape == (3, 20, 2)
+    cap = ch.capacity_bits(torch.tensor([20]), torch.tensor([3.0]), gen(1))
+    h1 = ch.sample_gains(1, 20, gen(1))[0]  # the capacity's draw: one example
+    expect = torch.log2(1 + 10**0.3 * h1.abs().pow(2).double().sum(-1)).sum()
+    assert float(cap[0]) == pytest.approx(float(expect), rel=1e-9)
+
+
+def test_simo_lmmse_no_eff_is_calibrated():
+    ch = OFDMChannel(profile="tdl-a", speed=30.0, csi="lmmse", num_rx_ant=2)
+    g = gen(8)
+    _, x = qpsk(32, ch.data_symbols_per_slot, g)
+    out = ch(x, 6.0, g)
+    assert float((rel_err(out.y, x) / out.no_eff.double()).mean()) == pytest.approx(1.0, abs=0.05)

@@ -95,6 +95,8 @@ class OFDMChannel(Channel):
             frequency/time covariances (:meth:`ls_error_model`: noise *and* interpolation
             error); ``sionna``: Sionna's own (the pilot noise ``no`` interpolated; it ignores
             the interpolation error, so ``no_eff`` is too small at high SNR and mobility).
+        num_rx_ant: receive antennas (SIMO, i.i.d. TDL per antenna, noise ``no`` per antenna;
+            the LMMSE equaliser combines them). One transmit antenna.
         fft_size, subcarrier_spacing [Hz], num_ofdm_symbols (per slot), cyclic_prefix_length
             (samples), num_guard_carriers (left, right), dc_null, pilot_ofdm_symbol_indices
             (Kronecker pilot pattern on those OFDM symbols, all effective subcarriers): the
@@ -119,6 +121,7 @@ class OFDMChannel(Channel):
         dc_null: bool = True,
         pilot_ofdm_symbol_indices: tuple[int, ...] = (2, 11),
         ls_error: str = "model",
+        num_rx_ant: int = 1,
     ) -> None:
         profile = profile.lower()
         if profile not in PROFILES:
@@ -163,6 +166,9 @@ class OFDMChannel(Channel):
         self.dc_null = bool(dc_null)
         self.pilot_ofdm_symbol_indices = pil
         self.ls_error = ls_error
+        if int(num_rx_ant) < 1:
+            raise SemcomError(f"num_rx_ant must be >= 1 (got {num_rx_ant})")
+        self.num_rx_ant = int(num_rx_ant)
         self._blocks_cache: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ grid and accounting
@@ -264,6 +270,7 @@ class OFDMChannel(Channel):
                 delay_spread=self.delay_spread,
                 carrier_frequency=self.carrier_frequency,
                 min_speed=self.speed,
+                num_rx_ant=self.num_rx_ant,
                 max_speed=self.speed,
                 device=dev,
             )
@@ -349,19 +356,20 @@ class OFDMChannel(Channel):
     # ------------------------------------------------------------------ channel realisation
 
     def sample_grid(self, batch: int, n: int, generator: torch.Generator | None, device) -> Tensor:
-        """Draw the channel: complex ``[B, S, T, N_fft]`` frequency response per RE (all
-        subcarriers) over the ``S = ceil(n / D)`` slots; ``E|h|^2 = 1``.
+        """Draw the channel: complex ``[B, S, Nr, T, N_fft]`` frequency response per RE (all
+        subcarriers, each receive antenna) over the ``S = ceil(n / D)`` slots; ``E|h|^2 = 1``.
 
         The TDL's random parameters (Doppler, angles, phases) are drawn per example from
         ``generator`` and do not depend on ``n``: more slots see more of the same process.
         """
         device = torch.device(device)
         s, t, f = max(self.num_slots(n), 1), self.num_ofdm_symbols, self.fft_size
+        nr = self.num_rx_ant
         if self.profile == "awgn":
-            return torch.ones(batch, s, t, f, dtype=torch.complex64, device=device)
+            return torch.ones(batch, s, nr, t, f, dtype=torch.complex64, device=device)
         if self.profile == "rayleigh":
-            h = complex_gaussian((batch, s), generator, device)
-            return h[:, :, None, None].expand(batch, s, t, f).contiguous()
+            h = complex_gaussian((batch, s, nr), generator, device)
+            return h[..., None, None].expand(batch, s, nr, t, f).contiguous()
         from sionna.phy.channel import cir_to_ofdm_channel
 
         b = self._blocks(device)
@@ -371,17 +379,19 @@ class OFDMChannel(Channel):
             a, tau = tdl(batch, s * t, 1.0 / self.ofdm_symbol_duration)
         finally:
             tdl._generator = None
-        h = cir_to_ofdm_channel(b["frequencies"], a, tau)  # [B, 1, 1, 1, 1, S*T, F]
-        return h.reshape(batch, s, t, f)
+        h = cir_to_ofdm_channel(b["frequencies"], a, tau)  # [B, 1, Nr, 1, 1, S*T, F]
+        return h.reshape(batch, nr, s, t, f).transpose(1, 2).contiguous()
 
     def data_gains(self, h_grid: Tensor, n: int) -> Tensor:
-        """Gains of the data REs in transmission order: complex ``[B, n]`` from ``[B, S, T, F]``."""
-        b, s, t, f = h_grid.shape
+        """Gains of the data REs in transmission order from ``[B, S, Nr, T, F]``: complex
+        ``[B, n]`` (one receive antenna) or ``[B, n, Nr]``."""
+        b, s, nr, t, f = h_grid.shape
         blocks = self._blocks(h_grid.device)
-        eff = blocks["remove_nulled"](h_grid.reshape(b * s, 1, 1, 1, 1, t, f))
+        eff = blocks["remove_nulled"](h_grid.reshape(b * s, 1, nr, 1, 1, t, f))
         mask = self._data_mask(h_grid.device)  # [T, K] bool
-        g = eff.reshape(b, s, t, -1)[:, :, mask]  # [B, S, D] (row-major: symbol, subcarrier)
-        return g.reshape(b, -1)[:, :n]
+        g = eff.reshape(b, s, nr, t, -1)[..., mask]  # [B, S, Nr, D] (row-major: symbol, sc)
+        g = g.transpose(2, 3).reshape(b, s * mask.sum(), nr)[:, :n]
+        return g[..., 0] if nr == 1 else g
 
     def _data_mask(self, device) -> Tensor:
         t = self.num_ofdm_symbols
@@ -392,7 +402,8 @@ class OFDMChannel(Channel):
     def sample_gains(
         self, batch: int, num_symbols: int, generator: torch.Generator | None, device="cpu"
     ) -> Tensor:
-        """Gains seen by each data symbol: complex ``[B, num_symbols]`` (forward's draw)."""
+        """Gains seen by each data symbol: complex ``[B, num_symbols]`` (``[B, num_symbols,
+        Nr]`` with several receive antennas); forward's draw."""
         return self.data_gains(self.sample_grid(batch, num_symbols, generator, device), num_symbols)
 
     # ------------------------------------------------------------------ forward
@@ -410,26 +421,27 @@ class OFDMChannel(Channel):
 
         Args:
             x: complex ``[B, n]`` unit-energy symbols. no: float ``[B]`` noise variance per RE.
-        Returns a dict: ``h`` complex ``[B, S, T, N_fft]`` true response (:meth:`sample_grid`),
-        ``grid`` complex ``[B*S, 1, 1, T, N_fft]`` transmitted grid (pilots included), ``y``
-        received grid (same shape), ``h_hat`` / ``err_var`` ``[B*S, 1, 1, 1, 1, T, K]`` the
+        Returns a dict: ``h`` complex ``[B, S, Nr, T, N_fft]`` true response
+        (:meth:`sample_grid`), ``grid`` complex ``[B*S, 1, 1, T, N_fft]`` transmitted grid (pilots
+        included), ``y`` ``[B*S, 1, Nr, T, N_fft]`` received grid, ``h_hat`` / ``err_var``
+        ``[B*S, 1, Nr, 1, 1, T, K]`` the
         receiver's estimate and its error variance (zero with perfect CSI), ``x_hat`` complex
         ``[B, n]`` and ``no_eff`` float ``[B, n]`` equalised data symbols and their noise.
         """
         bsz, n = x.shape
         device = x.device
         blocks = self._blocks(device)
-        h = self.sample_grid(bsz, n, generator, device)  # [B, S, T, F] drawn first
-        s, t, f = h.shape[1:]
+        h = self.sample_grid(bsz, n, generator, device)  # [B, S, Nr, T, F] drawn first
+        s, nr, t, f = h.shape[1:]
         d = self.data_symbols_per_slot
         xs = torch.nn.functional.pad(x.to(torch.complex64), (0, s * d - n))
         grid = blocks["mapper"](xs.reshape(bsz * s, 1, 1, d))  # [B*S, 1, 1, T, F]
-        h5 = h.reshape(bsz * s, 1, 1, t, f)
+        h5 = h.reshape(bsz * s, 1, nr, t, f)
         no_s = no.to(device=device, dtype=torch.float32).repeat_interleave(s)  # [B*S]
-        noise = complex_noise(grid.shape, no_s[:, None, None, None, None], generator, device)
-        y = h5 * grid + noise
+        noise = complex_noise(h5.shape, no_s[:, None, None, None, None], generator, device)
+        y = h5 * grid + noise  # [B*S, 1, Nr, T, F]
         if self.csi == "perfect":
-            h_hat = blocks["remove_nulled"](h5.reshape(bsz * s, 1, 1, 1, 1, t, f))
+            h_hat = blocks["remove_nulled"](h5.reshape(bsz * s, 1, nr, 1, 1, t, f))
             err_var = torch.zeros_like(h_hat.real)
         else:
             h_hat, err_var = blocks["estimator"](y, no_s[:, None, None])
@@ -456,7 +468,7 @@ class OFDMChannel(Channel):
         generator: torch.Generator | None = None,
         device: str | torch.device = "cpu",
     ) -> Tensor:
-        """Bits an ideal code delivers: float64 ``[P]``, ``sum_i log2(1 + snr |h_i|^2)`` over the
+        """Bits an ideal code delivers: float64 ``[P]``, ``sum_i log2(1 + snr ||h_i||^2)`` over the
         data REs of each example (the same draw as :meth:`forward`), perfect CSI at the receiver,
         none at the transmitter. With estimated CSI this stays the perfect-CSI bound (the pilots'
         bandwidth is charged in ``channel_uses``; the estimation loss is not subtracted)."""
@@ -468,6 +480,8 @@ class OFDMChannel(Channel):
             return torch.zeros(p, dtype=torch.float64, device=device)
         snr = torch.pow(10.0, snr_db.to(device=device, dtype=torch.float64) / 10.0)
         g = self.sample_gains(p, smax, generator, device).abs().pow(2).double()
+        if self.num_rx_ant > 1:  # SIMO, one stream: log2(1 + snr * sum_r |h_r|^2)
+            g = g.sum(-1)
         per = torch.log2(1.0 + snr[:, None] * g)
         mask = torch.arange(smax, device=device)[None, :] < num_symbols[:, None]
         return (per * mask).sum(dim=1)
@@ -484,6 +498,7 @@ class OFDMChannel(Channel):
             "csi": self.csi,
             "interpolation": self.interpolation,
             "ls_error": self.ls_error,
+            "num_rx_ant": self.num_rx_ant,
             "fft_size": self.fft_size,
             "subcarrier_spacing": self.subcarrier_spacing,
             "num_ofdm_symbols": self.num_ofdm_symbols,
@@ -524,6 +539,8 @@ class OFDMChannel(Channel):
             "carrier_frequency",
         )
         diff = [f"{k}={getattr(self, k)}" for k in grid if getattr(self, k) != getattr(default, k)]
+        if self.num_rx_ant > 1:
+            parts.append(f"1x{self.num_rx_ant}")
         key = "-".join(parts)
         if diff:
             key += "-" + ",".join(diff).replace(" ", "")
@@ -544,6 +561,7 @@ OFDM_ARGS = (
     "fft_size",
     "subcarrier_spacing",
     "cp_length",
+    "rx_antennas",
 )
 
 
@@ -591,5 +609,6 @@ def ofdm_from_args(args) -> OFDMChannel:
         "fft_size": args.fft_size,
         "subcarrier_spacing": args.subcarrier_spacing,
         "cyclic_prefix_length": args.cp_length,
+        "num_rx_ant": getattr(args, "rx_antennas", None),
     }
     return OFDMChannel(**{k: v for k, v in kwargs.items() if v is not None})
