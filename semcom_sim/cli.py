@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --- OFDM channel (--channel ofdm; semcom_sim.channel.ofdm, defaults there) ---
     o = s.add_argument_group("OFDM channel (--channel ofdm)")
     o.add_argument("--tdl", default=None, help="3GPP TR 38.901 TDL profile: A|B|C|D|E (default A)")
-    o.add_argument("--ofdm-profile", default=None, help="tdl-a..tdl-e | rayleigh (flat) | awgn")
+    o.add_argument("--cdl", default=None, help="3GPP TR 38.901 CDL profile: A|B|C|D|E (SISO)")
+    o.add_argument("--ofdm-profile", default=None, help="tdl-x | cdl-x | rayleigh (flat) | awgn")
     o.add_argument("--delay-spread", type=float, default=None, help="RMS delay spread [s]")
     o.add_argument("--speed", type=float, default=None, help="UE speed [m/s] (default 0)")
     o.add_argument("--csi", default=None, help="perfect | ls | lmmse (default ls)")

@@ -263,6 +263,8 @@ def test_config_and_key_name_every_parameter():
     ("argv", "message"),
     [
         (["--channel", "ofdm", "--tdl", "F"], "known: A, B, C, D, E"),
+        (["--channel", "ofdm", "--cdl", "Z"], "known: A, B, C, D, E"),
+        (["--channel", "ofdm", "--tdl", "A", "--cdl", "C"], "one of --tdl, --cdl"),
         (["--channel", "ofdm", "--csi", "genie"], "known: perfect, ls, lmmse"),
         (["--channel", "awgn", "--speed", "3"], "only for --channel ofdm"),
         (["--channel", "rayleigh", "--csi", "ls"], "only for --channel ofdm"),
@@ -375,3 +377,29 @@ def test_simo_lmmse_no_eff_is_calibrated():
     _, x = qpsk(32, ch.data_symbols_per_slot, g)
     out = ch(x, 6.0, g)
     assert float((rel_err(out.y, x) / out.no_eff.double()).mean()) == pytest.approx(1.0, abs=0.05)
+
+
+# ----------------------------------------------------------------------------- CDL
+
+
+@pytest.mark.parametrize("cdl", ["cdl-a", "cdl-c"])
+def test_nlos_cdl_perfect_csi_matches_rayleigh_closed_form(cdl):
+    ch = OFDMChannel(profile=cdl, delay_spread=300e-9, speed=30.0, csi="perfect")
+    ber = uncoded_ber(ch, 10.0, 400, ch.data_symbols_per_slot, seed=3)
+    assert ber == pytest.approx(rayleigh_qpsk_ber(10.0), rel=0.12), (cdl, ber)
+
+
+def test_cdl_draws_from_the_generator_and_ls_no_eff_is_calibrated():
+    ch = OFDMChannel(profile="cdl-c", speed=30.0, csi="ls")
+    assert ch.key == "ofdm-cdl-c-ds300ns-v30-ls-lin"
+    assert torch.equal(ch.sample_gains(2, 50, gen(4)), ch.sample_gains(2, 50, gen(4)))
+    assert not torch.equal(ch.sample_gains(2, 50, gen(4)), ch.sample_gains(2, 50, gen(5)))
+    g = gen(6)
+    _, x = qpsk(200, ch.data_symbols_per_slot, g)
+    snr_db = torch.tensor([10.0, 30.0]).repeat(100)
+    out = ch(x, snr_db, g)
+    ratio = rel_err(out.y, x) / out.no_eff.double()
+    for s in (10.0, 30.0):
+        assert float(ratio[snr_db == s].mean()) == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(SemcomError, match="one receive antenna"):
+        OFDMChannel(profile="cdl-a", num_rx_ant=2)

@@ -26,7 +26,7 @@ CHANNELS.register("awgn", "additive white Gaussian noise")(AWGN)
 CHANNELS.register("rayleigh", "SISO Rayleigh block fading, perfect CSI")(RayleighBlockFading)
 CHANNELS.register("mimo", "Nt x Nr i.i.d. Rayleigh, LMMSE/ZF detection")(MIMORayleigh)
 CHANNELS.register(
-    "ofdm", "SISO OFDM over 3GPP TDL-A..E / flat Rayleigh, perfect/LS/LMMSE CSI (Sionna)"
+    "ofdm", "OFDM over 3GPP TDL/CDL-A..E or flat Rayleigh, perfect/LS/LMMSE CSI (Sionna)"
 )(OFDMChannel)
 
 __all__ = [

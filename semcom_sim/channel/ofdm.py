@@ -1,4 +1,4 @@
-"""OFDM over 3GPP TR 38.901 TDL channels with pilot-estimated CSI, built from Sionna's blocks.
+"""OFDM over 3GPP TR 38.901 TDL/CDL channels with pilot-estimated CSI, from Sionna's blocks.
 
 A scheme's complex symbols ``[B, n]`` are placed, in order, on the data resource elements (REs)
 of as many slots of a Sionna :class:`~sionna.phy.ofdm.ResourceGrid` as needed (``S =
@@ -39,7 +39,14 @@ from semcom_sim.channel.base import Channel, ChannelOutput, complex_gaussian, co
 from semcom_sim.errors import SemcomError
 
 TDL_MODELS = ("A", "B", "C", "D", "E")
-PROFILES = tuple(f"tdl-{m.lower()}" for m in TDL_MODELS) + ("rayleigh", "awgn")
+CDL_MODELS = ("A", "B", "C", "D", "E")
+PROFILES = (
+    tuple(f"tdl-{m.lower()}" for m in TDL_MODELS)
+    + tuple(f"cdl-{m.lower()}" for m in CDL_MODELS)
+    + ("rayleigh", "awgn")
+)
+#: Monte-Carlo draws (private seed) for the CDL covariances used by LMMSE and the LS error model
+CDL_COV_DRAWS = 2000
 CSI_MODES = ("perfect", "ls", "lmmse")
 INTERPOLATIONS = ("lin", "nn", "lin_time_avg")
 LS_ERRORS = ("model", "sionna")
@@ -63,11 +70,10 @@ def overhead_factor(
     return num_ofdm_symbols * (fft_size + cyclic_prefix_length) / num_data_symbols
 
 
-def _seeded_tdl_class():
-    """Sionna's TDL whose random draws come from a torch.Generator we set per call."""
-    from sionna.phy.channel.tr38901 import TDL
+def _seeded(cls):
+    """Sionna channel model ``cls`` whose random draws come from a torch.Generator set per call."""
 
-    class SeededTDL(TDL):
+    class Seeded(cls):
         _generator: torch.Generator | None = None
 
         @property
@@ -76,15 +82,18 @@ def _seeded_tdl_class():
                 return self._generator
             return super().torch_rng
 
-    return SeededTDL
+    Seeded.__name__ = f"Seeded{cls.__name__}"
+    return Seeded
 
 
 class OFDMChannel(Channel):
-    """SISO OFDM over a 3GPP TDL (or flat) channel with perfect, LS or LMMSE CSI.
+    """SISO/SIMO OFDM over a 3GPP TDL or CDL (or flat) channel with perfect, LS or LMMSE CSI.
 
     Args:
-        profile: ``tdl-a`` ... ``tdl-e`` (TR 38.901 TDL; D and E are LoS), ``rayleigh`` (flat:
-            one CN(0, 1) gain per slot, all REs) or ``awgn`` (``h = 1``).
+        profile: ``tdl-a`` ... ``tdl-e`` (TR 38.901 TDL; D and E are LoS), ``cdl-a`` ...
+            ``cdl-e`` (TR 38.901 CDL, downlink, one omni single-polarised antenna at each end,
+            UE moving at ``speed`` in a random direction; one receive antenna), ``rayleigh``
+            (flat: one CN(0, 1) gain per slot, all REs) or ``awgn`` (``h = 1``).
         delay_spread: RMS delay spread [s] of the TDL profile.
         speed: UE speed [m/s] (Doppler ``speed / c * carrier_frequency``).
         carrier_frequency: [Hz].
@@ -169,6 +178,8 @@ class OFDMChannel(Channel):
         if int(num_rx_ant) < 1:
             raise SemcomError(f"num_rx_ant must be >= 1 (got {num_rx_ant})")
         self.num_rx_ant = int(num_rx_ant)
+        if profile.startswith("cdl-") and self.num_rx_ant != 1:
+            raise SemcomError("CDL profiles take one receive antenna (SISO) for now")
         self._blocks_cache: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ grid and accounting
@@ -263,9 +274,30 @@ class OFDMChannel(Channel):
             ),
             "effective": torch.as_tensor(np.asarray(rg.effective_subcarrier_ind), device=device),
         }
+        if self.profile.startswith("cdl-"):
+            from sionna.phy.channel.tr38901 import CDL, Antenna
+
+            ant = Antenna("single", "V", "omni", self.carrier_frequency, device=dev)
+            b["tdl"] = _seeded(CDL)(
+                self.profile[-1].upper(),
+                self.delay_spread,
+                self.carrier_frequency,
+                ut_array=ant,
+                bs_array=ant,
+                direction="downlink",
+                min_speed=self.speed,
+                max_speed=self.speed,
+                device=dev,
+            )
+            # its ray phases come from a sub-object: seed that one from the same generator
+            cir_gen = b["tdl"]._cir_gen
+            cir_gen.__class__ = _seeded(type(cir_gen))
+            b["sub_rngs"] = [cir_gen]
         if self.profile.startswith("tdl-"):
+            from sionna.phy.channel.tr38901 import TDL
+
             model = self.profile[-1].upper()
-            b["tdl"] = _seeded_tdl_class()(
+            b["tdl"] = _seeded(TDL)(
                 model,
                 delay_spread=self.delay_spread,
                 carrier_frequency=self.carrier_frequency,
@@ -274,7 +306,15 @@ class OFDMChannel(Channel):
                 max_speed=self.speed,
                 device=dev,
             )
-        if self.csi != "perfect":
+        self._blocks_cache[key] = b  # sample_grid may now be called (CDL covariances)
+        if self.csi != "perfect" and self.profile.startswith("cdl-"):
+            try:
+                cov_t, cov_f = self._empirical_cov(b, device)
+            except BaseException:
+                del self._blocks_cache[key]
+                raise
+            b["cov_f"], b["cov_t"] = cov_f, cov_t
+        elif self.csi != "perfect":
             cov_f = self._freq_cov(b, device)
             if self.profile.startswith("tdl-"):
                 cov_t = tdl_time_cov_mat(
@@ -303,6 +343,19 @@ class OFDMChannel(Channel):
             b["estimator"] = LMMSEChannelEstimator(rg, cov_t, cov_f, order="f-t", device=dev)
         self._blocks_cache[key] = b
         return b
+
+    def _empirical_cov(self, b: dict, device: torch.device) -> tuple[Tensor, Tensor]:
+        """CDL time ``[T, T]`` and frequency ``[K, K]`` covariances over the effective
+        subcarriers, estimated from :data:`CDL_COV_DRAWS` one-slot draws of a private generator
+        (seed 0), each normalised to a unit diagonal (their Kronecker product is the model)."""
+        g = torch.Generator(device=device).manual_seed(0)
+        h = self.sample_grid(CDL_COV_DRAWS, 1, g, device)[:, 0, 0]  # [N, T, F]
+        eff = h[..., b["effective"]].to(torch.complex128)  # [N, T, K]
+        rf = torch.einsum("ntk,ntl->kl", eff, eff.conj()) / (eff.shape[0] * eff.shape[1])
+        rt = torch.einsum("ntk,nsk->ts", eff, eff.conj()) / (eff.shape[0] * eff.shape[2])
+        rf = rf / rf.diagonal().real.mean()
+        rt = rt / rt.diagonal().real.mean()
+        return rt.to(torch.complex64), rf.to(torch.complex64)
 
     def _freq_cov(self, b: dict, device: torch.device) -> Tensor:
         """Frequency covariance over the effective subcarriers (actual indices, DC gap kept):
@@ -374,11 +427,14 @@ class OFDMChannel(Channel):
 
         b = self._blocks(device)
         tdl = b["tdl"]
-        tdl._generator = generator
+        seeded = [tdl, *b.get("sub_rngs", [])]
+        for m in seeded:
+            m._generator = generator
         try:
             a, tau = tdl(batch, s * t, 1.0 / self.ofdm_symbol_duration)
         finally:
-            tdl._generator = None
+            for m in seeded:
+                m._generator = None
         h = cir_to_ofdm_channel(b["frequencies"], a, tau)  # [B, 1, Nr, 1, 1, S*T, F]
         return h.reshape(batch, nr, s, t, f).transpose(1, 2).contiguous()
 
@@ -517,9 +573,8 @@ class OFDMChannel(Channel):
     def key(self) -> str:
         """e.g. ``ofdm-tdl-a-ds300ns-v30-ls``; non-default grid parameters appended."""
         parts = [f"ofdm-{self.profile}"]
-        if self.profile.startswith("tdl-"):
+        if self.profile[:4] in ("tdl-", "cdl-"):
             parts.append(f"ds{self.delay_spread * 1e9:g}ns")
-        if self.profile.startswith("tdl-"):
             parts.append(f"v{self.speed:g}")
         if self.csi == "ls":
             ls = f"ls-{self.interpolation}"
@@ -552,6 +607,7 @@ class OFDMChannel(Channel):
 #: ``semcom-sim sweep`` options that only the OFDM channel takes (argparse dest names).
 OFDM_ARGS = (
     "tdl",
+    "cdl",
     "ofdm_profile",
     "delay_spread",
     "speed",
@@ -587,9 +643,16 @@ def ofdm_from_args(args) -> OFDMChannel:
         if tdl not in TDL_MODELS:
             raise SemcomError(f"unknown --tdl {args.tdl!r}; known: {', '.join(TDL_MODELS)}")
         profile = f"tdl-{tdl.lower()}"
+    if getattr(args, "cdl", None) is not None:
+        cdl = str(args.cdl).upper()
+        if profile is not None:
+            raise SemcomError("give one of --tdl, --cdl, --ofdm-profile")
+        if cdl not in CDL_MODELS:
+            raise SemcomError(f"unknown --cdl {args.cdl!r}; known: {', '.join(CDL_MODELS)}")
+        profile = f"cdl-{cdl.lower()}"
     if args.ofdm_profile is not None:
         if profile is not None:
-            raise SemcomError("give --tdl or --ofdm-profile, not both")
+            raise SemcomError("give one of --tdl, --cdl, --ofdm-profile")
         profile = str(args.ofdm_profile).lower()
     if profile in ("rayleigh", "awgn"):
         for a in ("delay_spread", "speed"):
