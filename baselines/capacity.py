@@ -21,6 +21,12 @@ Capacity per channel, per-example SNR ``snr = 10**(snr_db/10)``:
     - MIMO Nt x Nr Rayleigh (:class:`MIMORayleigh`): ``ceil(S / Nt)`` channel uses for ``S``
       symbols, each with the log-det capacity at equal power per transmit antenna,
       ``log2 det(I + snr/Nt H H^H)``, ``H`` drawn per block of ``coherence_uses`` uses.
+    - OFDM (:class:`~semcom_sim.channel.ofdm.OFDMChannel`): ``sum log2(1 + snr |h_k|^2)`` over
+      the data resource elements of the example, ``h_k`` the drawn per-subcarrier gains (perfect
+      CSI; with estimated CSI it remains this perfect-CSI bound; pilots, CP and guards are in the
+      channel uses, so the bound and the real schemes pay the same bandwidth).
+
+Each formula lives in its channel class (``Channel.capacity_bits``); this module only calls it.
 """
 
 from __future__ import annotations
@@ -31,12 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from semcom_sim.channel.awgn import AWGN
-from semcom_sim.channel.base import Channel, complex_gaussian
+from semcom_sim.channel.base import Channel
 from semcom_sim.channel.conventions import broadcast_snr
-from semcom_sim.channel.mimo import MIMORayleigh
-from semcom_sim.channel.rayleigh import RayleighBlockFading
-from semcom_sim.errors import SemcomError
 from semcom_sim.link.digital import DigitalLink, LinkResult
 from semcom_sim.link.mcs import MCS
 
@@ -50,47 +52,16 @@ def capacity_bits(
 ) -> Tensor:
     """Bits an ideal code delivers over each example's symbols: float64 ``[P]``.
 
+    Delegates to :meth:`Channel.capacity_bits` (each channel draws its own realisation with
+    ``generator``, the same draw its forward pass makes).
+
     Args:
-        channel: an :class:`AWGN`, :class:`RayleighBlockFading` or :class:`MIMORayleigh`.
+        channel: any channel implementing ``capacity_bits`` (AWGN, Rayleigh, MIMO, OFDM).
         num_symbols: int ``[P]`` complex symbols per example.
         snr_db: float ``[P]`` per-example SNR (Es/N0 per receive antenna).
         generator: draws the fading realisations (unused for AWGN).
     """
-    device = torch.device(device)
-    num_symbols = num_symbols.to(device=device, dtype=torch.int64)
-    snr = torch.pow(10.0, snr_db.to(device=device, dtype=torch.float64) / 10.0)
-    p = num_symbols.numel()
-    if isinstance(channel, RayleighBlockFading):
-        s = int(num_symbols.max()) if p else 0
-        if s == 0:
-            return torch.zeros(p, dtype=torch.float64, device=device)
-        coh = channel.coherence_symbols
-        # as block_gains(), indexing blocks instead of repeat_interleave (long coherence times)
-        hb = complex_gaussian((p, -(-s // coh)), generator, device)
-        h = hb[:, torch.arange(s, device=device) // coh]
-        per = torch.log2(1.0 + snr[:, None] * h.abs().pow(2).double())
-        mask = torch.arange(s, device=device)[None, :] < num_symbols[:, None]
-        return (per * mask).sum(dim=1)
-    if isinstance(channel, MIMORayleigh):
-        uses = channel.channel_uses(num_symbols)
-        u = int(uses.max()) if p else 0
-        if u == 0:
-            return torch.zeros(p, dtype=torch.float64, device=device)
-        nt, nr, coh = channel.nt, channel.nr, channel.coherence_uses
-        blocks = -(-u // coh)
-        h = complex_gaussian((p, blocks, nr, nt), generator, device).to(torch.complex128)
-        h = h[:, torch.arange(u, device=device) // coh]
-        eye = torch.eye(nr, dtype=torch.complex128, device=device)
-        a = eye + (snr / nt)[:, None, None, None] * (h @ h.mH)
-        per = torch.linalg.slogdet(a).logabsdet / math.log(2.0)
-        mask = torch.arange(u, device=device)[None, :] < uses[:, None]
-        return (per * mask).sum(dim=1)
-    if isinstance(channel, AWGN):
-        return channel.channel_uses(num_symbols).double() * torch.log2(1.0 + snr)
-    raise SemcomError(
-        f"the capacity bound knows AWGN, Rayleigh block fading and MIMO Rayleigh channels, "
-        f"not {type(channel).__name__}"
-    )
+    return channel.capacity_bits(num_symbols, snr_db, generator, device)
 
 
 class CapacityLink:

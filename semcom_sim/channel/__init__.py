@@ -17,6 +17,7 @@ from semcom_sim.channel.conventions import (
     snr_db_to_no,
 )
 from semcom_sim.channel.mimo import MIMORayleigh, lmmse_detect, zf_detect
+from semcom_sim.channel.ofdm import OFDMChannel
 from semcom_sim.channel.rayleigh import RayleighBlockFading
 from semcom_sim.registry import Registry
 
@@ -24,6 +25,9 @@ CHANNELS: Registry[Channel] = Registry("channel")
 CHANNELS.register("awgn", "additive white Gaussian noise")(AWGN)
 CHANNELS.register("rayleigh", "SISO Rayleigh block fading, perfect CSI")(RayleighBlockFading)
 CHANNELS.register("mimo", "Nt x Nr i.i.d. Rayleigh, LMMSE/ZF detection")(MIMORayleigh)
+CHANNELS.register(
+    "ofdm", "OFDM over 3GPP TDL/CDL-A..E or flat Rayleigh, perfect/LS/LMMSE CSI (Sionna)"
+)(OFDMChannel)
 
 __all__ = [
     "AWGN",
@@ -31,6 +35,7 @@ __all__ = [
     "Channel",
     "ChannelOutput",
     "MIMORayleigh",
+    "OFDMChannel",
     "RayleighBlockFading",
     "broadcast_snr",
     "complex_to_real",

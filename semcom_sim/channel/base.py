@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from semcom_sim.channel.conventions import broadcast_snr, snr_db_to_no
+from semcom_sim.errors import SemcomError
 
 
 @dataclass
@@ -101,6 +102,49 @@ class Channel(ABC):
     def channel_uses(self, num_symbols: Tensor) -> Tensor:
         """Channel uses needed for ``num_symbols`` complex symbols (int ``[B]``)."""
         return num_symbols.to(torch.int64)
+
+    def sample_gains(
+        self,
+        batch: int,
+        num_symbols: int,
+        generator: torch.Generator | None,
+        device: str | torch.device = "cpu",
+    ) -> Tensor:
+        """Draw the channel realisation for ``batch`` examples of ``num_symbols`` symbols.
+
+        It is exactly the draw :meth:`forward` makes first from the same ``generator`` state
+        (forward calls it), so a capacity bound or a test sees the gains the link saw. The shape
+        is the channel's own (SISO: complex ``[B, n]`` per-symbol gain; MIMO: ``[B, uses, Nr,
+        Nt]``).
+        """
+        raise SemcomError(f"{type(self).__name__} does not expose its channel realisation")
+
+    def capacity_bits(
+        self,
+        num_symbols: Tensor,
+        snr_db: Tensor,
+        generator: torch.Generator | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Tensor:
+        """Bits an ideal code delivers over each example's symbols: float64 ``[P]``.
+
+        Args:
+            num_symbols: int ``[P]`` complex symbols per example.
+            snr_db: float ``[P]`` per-example SNR (this channel's convention).
+            generator: draws the channel realisation (:meth:`sample_gains`).
+        """
+        raise SemcomError(f"the capacity bound is not defined for {type(self).__name__}")
+
+    @staticmethod
+    def _capacity_setup(
+        num_symbols: Tensor, snr_db: Tensor, device: str | torch.device
+    ) -> tuple[torch.device, Tensor, Tensor, int]:
+        """``(device, num_symbols int64, snr linear float64, max symbols)`` for capacity_bits."""
+        device = torch.device(device)
+        num_symbols = num_symbols.to(device=device, dtype=torch.int64)
+        snr = torch.pow(10.0, snr_db.to(device=device, dtype=torch.float64) / 10.0)
+        smax = int(num_symbols.max()) if num_symbols.numel() else 0
+        return device, num_symbols, snr, smax
 
     def config(self) -> dict:
         """JSON-serialisable description (stored with every result)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -114,9 +116,7 @@ class MIMORayleigh(Channel):
         nt, nr = self.nt, self.nr
         uses = -(-n // nt)
         s = torch.nn.functional.pad(x, (0, uses * nt - n)).reshape(b, uses, nt)
-        blocks = -(-uses // self.coherence_uses)
-        h = complex_gaussian((b, blocks, nr, nt), generator, x.device)
-        h = h[:, torch.arange(uses, device=x.device) // self.coherence_uses]
+        h = self.sample_gains(b, n, generator, x.device)
         no_u = no[:, None].expand(b, uses)
         noise = complex_noise((b, uses, nr), no_u[..., None], generator, x.device)
         y = (h @ (s / nt**0.5).unsqueeze(-1)).squeeze(-1) + noise
@@ -128,6 +128,37 @@ class MIMORayleigh(Channel):
         return ChannelOutput(
             y=x_hat, no_eff=no_eff, h=None, channel_uses=self.channel_uses(num_symbols)
         )
+
+    def sample_gains(
+        self, batch: int, num_symbols: int, generator: torch.Generator | None, device="cpu"
+    ) -> Tensor:
+        """``H`` per channel use: complex ``[B, ceil(n/Nt), Nr, Nt]``, one draw per block of
+        ``coherence_uses`` uses."""
+        uses = -(-num_symbols // self.nt)
+        blocks = -(-uses // self.coherence_uses)
+        h = complex_gaussian((batch, blocks, self.nr, self.nt), generator, device)
+        return h[:, torch.arange(uses, device=device) // self.coherence_uses]
+
+    def capacity_bits(
+        self,
+        num_symbols: Tensor,
+        snr_db: Tensor,
+        generator: torch.Generator | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Tensor:
+        """``ceil(S / Nt)`` uses, each ``log2 det(I + snr/Nt H H^H)`` (equal power per transmit
+        antenna, CSI at the receiver only), ``H`` as drawn by :meth:`sample_gains`."""
+        device, num_symbols, snr, smax = self._capacity_setup(num_symbols, snr_db, device)
+        uses = self.channel_uses(num_symbols)
+        u = int(uses.max()) if uses.numel() else 0
+        if u == 0:
+            return torch.zeros(num_symbols.numel(), dtype=torch.float64, device=device)
+        h = self.sample_gains(num_symbols.numel(), smax, generator, device).to(torch.complex128)
+        eye = torch.eye(self.nr, dtype=torch.complex128, device=device)
+        a = eye + (snr / self.nt)[:, None, None, None] * (h @ h.mH)
+        per = torch.linalg.slogdet(a).logabsdet / math.log(2.0)
+        mask = torch.arange(u, device=device)[None, :] < uses[:, None]
+        return (per * mask).sum(dim=1)
 
     def config(self) -> dict:
         return {

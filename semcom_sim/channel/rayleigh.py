@@ -42,7 +42,7 @@ class RayleighBlockFading(Channel):
         self, x: Tensor, no: Tensor, generator: torch.Generator | None, num_symbols: Tensor
     ) -> ChannelOutput:
         b, n = x.shape
-        h = block_gains(b, n, self.coherence_symbols, generator, x.device)
+        h = self.sample_gains(b, n, generator, x.device)
         no_b = no[:, None].expand(x.shape)
         y = h * x + complex_noise(x.shape, no_b, generator, x.device)
         uses = self.channel_uses(num_symbols)
@@ -58,6 +58,29 @@ class RayleighBlockFading(Channel):
         coh = self.coherence_symbols
         key = self.name if coh == 64 else f"{self.name}-coh{coh}"
         return key if self.equalize else f"{key}-noeq"
+
+    def sample_gains(
+        self, batch: int, num_symbols: int, generator: torch.Generator | None, device="cpu"
+    ) -> Tensor:
+        """Per-symbol gains complex ``[B, n]``, one CN(0, 1) per block (:func:`block_gains`)."""
+        return block_gains(batch, num_symbols, self.coherence_symbols, generator, device)
+
+    def capacity_bits(
+        self,
+        num_symbols: Tensor,
+        snr_db: Tensor,
+        generator: torch.Generator | None = None,
+        device: str | torch.device = "cpu",
+    ) -> Tensor:
+        """Instantaneous capacity of the drawn blocks, ``sum_i log2(1 + snr |h_i|^2)`` over the
+        example's symbols (ideal code spanning the blocks; CSI at the receiver only)."""
+        device, num_symbols, snr, smax = self._capacity_setup(num_symbols, snr_db, device)
+        if smax == 0:
+            return torch.zeros(num_symbols.numel(), dtype=torch.float64, device=device)
+        h = self.sample_gains(num_symbols.numel(), smax, generator, device)
+        per = torch.log2(1.0 + snr[:, None] * h.abs().pow(2).double())
+        mask = torch.arange(smax, device=device)[None, :] < num_symbols[:, None]
+        return (per * mask).sum(dim=1)
 
     def config(self) -> dict:
         return {

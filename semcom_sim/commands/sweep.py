@@ -39,7 +39,7 @@ def add_sweep_parser(sub) -> None:
         help="comma list of scheme names; default (all but single-MCS/quality variants) or all",
     )
     s.add_argument("--tasks", default="all", help="comma list of task names, or all")
-    s.add_argument("--channel", default="awgn", help="awgn | rayleigh | mimo")
+    s.add_argument("--channel", default="awgn", help="awgn | rayleigh | mimo | ofdm")
     s.add_argument("--nt", type=int, default=None, help="MIMO transmit antennas (mimo: 2)")
     s.add_argument("--nr", type=int, default=None, help="MIMO receive antennas (mimo: 2)")
     s.add_argument("--detector", default=None, help="MIMO detector: lmmse | zf (mimo: lmmse)")
@@ -49,6 +49,20 @@ def add_sweep_parser(sub) -> None:
         default=None,
         help="fading block length: symbols (rayleigh: 64) or channel uses (mimo: 1)",
     )
+    # --- OFDM channel (--channel ofdm; semcom_sim.channel.ofdm, defaults there) ---
+    o = s.add_argument_group("OFDM channel (--channel ofdm)")
+    o.add_argument("--tdl", default=None, help="3GPP TR 38.901 TDL profile: A|B|C|D|E (default A)")
+    o.add_argument("--cdl", default=None, help="3GPP TR 38.901 CDL profile: A|B|C|D|E (SISO)")
+    o.add_argument("--ofdm-profile", default=None, help="tdl-x | cdl-x | rayleigh (flat) | awgn")
+    o.add_argument("--delay-spread", type=float, default=None, help="RMS delay spread [s]")
+    o.add_argument("--speed", type=float, default=None, help="UE speed [m/s] (default 0)")
+    o.add_argument("--csi", default=None, help="perfect | ls | lmmse (default ls)")
+    o.add_argument("--interpolation", default=None, help="LS: lin | nn | lin_time_avg")
+    o.add_argument("--carrier-frequency", type=float, default=None, help="[Hz] (default 3.5e9)")
+    o.add_argument("--fft-size", type=int, default=None, help="subcarriers (default 128)")
+    o.add_argument("--subcarrier-spacing", type=float, default=None, help="[Hz] (default 30e3)")
+    o.add_argument("--cp-length", type=int, default=None, help="cyclic prefix [samples] (9)")
+    o.add_argument("--rx-antennas", type=int, default=None, help="receive antennas (SIMO; 1)")
     s.add_argument("--samples", type=int, default=64, help="examples per SNR point")
     s.add_argument("--batch-size", type=int, default=64, help="examples per scheme call")
     s.add_argument("--seed", type=int, default=0, help="seeds every random generator, [0, 2**63)")
@@ -98,6 +112,13 @@ def build_channel(args: argparse.Namespace):
         raise SemcomError(f"{flags} only apply to --channel mimo (got --channel {name})")
     if name == "awgn" and args.coherence is not None:
         raise SemcomError("--coherence applies to --channel rayleigh or mimo, not awgn")
+    if name == "ofdm" and args.coherence is not None:
+        raise SemcomError("--coherence applies to --channel rayleigh or mimo (OFDM: --speed)")
+    from semcom_sim.channel.ofdm import ofdm_from_args, reject_ofdm_args
+
+    if name == "ofdm":
+        return ofdm_from_args(args)
+    reject_ofdm_args(args, name)
     if name == "mimo":
         nt = 2 if args.nt is None else args.nt
         nr = 2 if args.nr is None else args.nr
