@@ -29,7 +29,7 @@ SCHEMES = ["jpeg-capacity", "nope", "jpeg-capacity,,", ",", "JPEG-CAPACITY", "ud
            "jpeg-capacity,nope", "jpeg-capacity,jpeg-capacity", "utf8-capacity"]  # fmt: skip
 TASKS = ["image-reconstruction", "nope", "imgr", "image-reconstruction,text-reconstruction",
          ",", "detseg", "all", "sentiment"]  # fmt: skip
-CHANNELS = ["awgn", "rayleigh", "mimo", "nope", "", "AWGN"]
+CHANNELS = ["awgn", "rayleigh", "mimo", "ofdm", "nope", "", "AWGN"]
 DETECTORS = ["lmmse", "zf", "nope", ""]
 DECODERS = ["auto", "fast", "sionna", "gpu-magic", ""]
 DEVICES = ["cpu", "cuda", "cuda:7", "nope", "", "meta", "cpu:0", "mps"]
@@ -95,7 +95,8 @@ def _sweep_case(rng: random.Random, out: Path, paths: dict[str, Path]) -> list[s
         "--schemes": SCHEMES, "--tasks": TASKS, "--snr": SNRS, "--samples": NUMBERS,
         "--batch-size": NUMBERS, "--seed": NUMBERS, "--channel": CHANNELS, "--nt": NUMBERS,
         "--nr": NUMBERS, "--detector": DETECTORS, "--coherence": NUMBERS, "--decoder": DECODERS,
-        "--device": DEVICES, "--threads": NUMBERS,
+        "--device": DEVICES, "--threads": NUMBERS, "--tdl": ["A", "C", "F", ""],
+        "--csi": ["ls", "perfect", "genie"], "--speed": NUMBERS, "--delay-spread": NUMBERS,
         "--data-dir": [str(paths["cifar-garbage"]), "/nonexistent", str(paths["file"])],
         "--out": ["/proc/x", "/dev/null/x", str(paths["file"]), str(paths["file"] / "sub"),
                   str(out)],

@@ -268,7 +268,7 @@ def test_config_and_key_name_every_parameter():
         (["--channel", "ofdm", "--csi", "genie"], "known: perfect, ls, lmmse"),
         (["--channel", "awgn", "--speed", "3"], "only for --channel ofdm"),
         (["--channel", "rayleigh", "--csi", "ls"], "only for --channel ofdm"),
-        (["--channel", "ofdm", "--coherence", "4"], "rayleigh only"),
+        (["--channel", "ofdm", "--coherence", "4"], "--coherence applies to --channel rayleigh"),
         (["--channel", "ofdm", "--ofdm-profile", "awgn", "--speed", "3"], "TDL profiles only"),
         (["--channel", "ofdm", "--csi", "lmmse", "--interpolation", "nn"], "--csi ls only"),
     ],
