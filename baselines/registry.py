@@ -10,7 +10,15 @@ Per codec family (:data:`semcom_sim.baselines.families.FAMILIES`):
   ``utf8-ldpc-1/2-qpsk`` because its paper default uses Turbo);
 - ``<family>-envelope`` (best MCS of ``LDPC_TABLE`` per SNR, winner recorded as ``mcs_index``)
   and ``<family>-capacity`` (source codec + ideal code, plotted dashed);
-- JPEG at other qualities with the paper MCS: ``jpeg-q10-ldpc`` ... ``jpeg-q90-ldpc``.
+- JPEG at other qualities with the paper MCS: ``jpeg-q10-ldpc`` ... ``jpeg-q90-ldpc``;
+- the modern image codecs as families like JPEG's (``heif-ldpc``, ``avif-ldpc``, ``webp-ldpc``
+  at quality 50, their staircases, ``-envelope`` and ``-capacity``), all tagged ``variant``;
+- rate-controlled envelopes at a bandwidth budget (:func:`~semcom_sim.baselines.families.
+  budget_scheme`): ``best-image-envelope`` (default sweep: the best of JPEG/HEIF/AVIF/WebP x
+  quality x MCS per SNR within the symbols ``jpeg-ldpc`` spends on each image, the strongest
+  separate-coding reference), per codec ``<codec>-budget-envelope`` (variants) and, for the
+  published "BPG + LDPC at bandwidth ratio 1/6" comparison on CIFAR-10, ``heif-b512-envelope``
+  and ``best-image-b512-envelope`` (at most 512 complex symbols per 32x32 image; variants).
 
 Each scheme applies to every task of its family whose data it can send (``supports()`` by task
 name), e.g. ``jpeg-ldpc`` to image reconstruction, image classification, VQA and detection +
@@ -21,7 +29,7 @@ segmentation; decision tasks only once a task model is registered in
 from __future__ import annotations
 
 from semcom_sim.baselines.codecs import JPEGCodec
-from semcom_sim.baselines.families import FAMILIES, family_scheme
+from semcom_sim.baselines.families import FAMILIES, IMAGE_CODECS, budget_scheme, family_scheme
 from semcom_sim.link.mcs import LDPC_TABLE
 from semcom_sim.sim.scheme import SCHEMES
 
@@ -33,7 +41,11 @@ _FIELD_WORDS = {
     "pcm": "16-bit PCM",
     "h264": "H.264 crf 23 frames",
     "feature-jpeg": "8-bit features + JPEG q50",
+    "heif": "HEIF/HEVC intra q50 (codestream)",
+    "avif": "AVIF/AV1 intra q50 (codestream)",
+    "webp": "WebP q50 (codestream)",
 }
+NEW_IMAGE_FAMILIES = ("heif", "avif", "webp")
 
 
 def _register(name: str, help: str, **kwargs) -> None:
@@ -42,7 +54,9 @@ def _register(name: str, help: str, **kwargs) -> None:
 
     factory.__name__ = name
     # The single-MCS staircase is left out of the default sweep (the envelope runs every MCS).
-    tags = ("variant",) if kwargs.get("kind") == "mcs" else ()
+    # So are the new image families: the default sweep gets their best-of, best-image-envelope.
+    variant = kwargs.get("kind") == "mcs" or kwargs.get("family") in NEW_IMAGE_FAMILIES
+    tags = ("variant",) if variant else ()
     SCHEMES.register(name, help, tags=tags)(factory)
 
 
@@ -89,3 +103,40 @@ for _q in JPEG_QUALITIES:
             decoder=decoder,
         )
     )
+
+
+def _register_budget(name: str, help: str, variant: bool, **kwargs) -> None:
+    def factory(device: str = "cpu", decoder: str = "auto"):
+        return budget_scheme(name=name, device=device, decoder=decoder, **kwargs)
+
+    factory.__name__ = name
+    SCHEMES.register(name, help, tags=("variant",) if variant else ())(factory)
+
+
+_register_budget(
+    "best-image-envelope",
+    "best of JPEG/HEIF/AVIF/WebP x quality x LDPC MCS per SNR, each image within the symbols "
+    "jpeg-ldpc spends on it (strongest separate-coding reference)",
+    variant=False,
+)
+for _c in IMAGE_CODECS:
+    _register_budget(
+        f"{_c}-budget-envelope",
+        f"{_c} at the quality filling jpeg-ldpc's symbols per image, best LDPC MCS per SNR",
+        variant=True,
+        codecs=(_c,),
+    )
+_register_budget(
+    "heif-b512-envelope",
+    "HEIF (BPG-class) at <= 512 complex symbols per image (ratio 1/6 at 32x32x3), best LDPC MCS "
+    "per SNR (the published BPG + LDPC comparison)",
+    variant=True,
+    codecs=("heif",),
+    budget=512,
+)
+_register_budget(
+    "best-image-b512-envelope",
+    "best of JPEG/HEIF/AVIF/WebP x quality x LDPC MCS per SNR at <= 512 symbols per image",
+    variant=True,
+    budget=512,
+)

@@ -1,0 +1,179 @@
+"""Rate control against a channel-symbol budget: the codec quality that fills a bandwidth.
+
+A :class:`BudgetCodec` wraps an image codec with a quality ladder. Per image it sends the
+highest quality of the ladder whose payload, through the digital link of a given MCS, uses at
+most the image's symbol budget (:meth:`DigitalLink.num_symbols`: CRC, padding and segmentation
+included). This is how "BPG + LDPC at bandwidth ratio r" baselines are run: for each code and
+modulation the source rate is the largest that fits the bandwidth, and the best configuration
+is chosen per SNR (:func:`semcom_sim.baselines.families.budget_scheme`).
+
+Budget rules (``budget``):
+    - an int: at most that many complex symbols per image (bandwidth ratio ``k/n = 1/6`` for a
+      32x32x3 image, ``n = 3072`` source values, is ``k = 512`` complex symbols, the convention
+      of the deep JSCC papers);
+    - ``"paper-jpeg"``: the symbols that the paper's default (JPEG q50, tables shared, +
+      ``ldpc-1/2-qpsk``) spends on the same image, so the scheme never uses more bandwidth than
+      ``jpeg-ldpc``, image by image.
+
+Payload: one byte, the index of the chosen quality in the ladder (counted: the receiver needs
+it to rebuild the codec's shared template), then the codec's payload. An image for which not
+even the lowest quality fits is not sent (empty payload, 0 symbols; the receiver shows the
+codec's fallback, mid-grey), so the budget is never exceeded.
+
+Encoding every quality of the ladder is the expensive part (HEIF: ~6 ms per 32x32 image and
+quality). The payloads are cached per image (by the bytes of its 8-bit pixels), so the members
+of an envelope (one per MCS) and the SNR points of a sweep reuse them; :class:`EncodeCache` is
+shared by the members.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from semcom_sim.baselines.codecs import Codec, Decoded, JPEGCodec
+from semcom_sim.baselines.codecs.base import Like, like_device, like_shape, to_numpy, to_uint8
+from semcom_sim.errors import SemcomError
+from semcom_sim.link.digital import DigitalLink
+from semcom_sim.link.mcs import MCS, parse_mcs
+
+PAPER_JPEG = "paper-jpeg"
+DEFAULT_LADDER = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+REFERENCE_MCS = parse_mcs("ldpc-1/2-qpsk")
+
+
+class EncodeCache:
+    """Payloads per (codec config, quality, image), bounded (cleared when full)."""
+
+    def __init__(self, max_items: int = 200_000) -> None:
+        self.max_items = max_items
+        self._store: dict[tuple, bytes] = {}
+
+    def get(self, codec: Codec, image: np.ndarray, fresh: torch.Tensor) -> bytes:
+        """The payload of ``image`` (uint8 [C, H, W]; ``fresh`` the float [1, C, H, W])."""
+        key = (repr(sorted(codec.config().items())), image.shape, _digest(image))
+        out = self._store.get(key)
+        if out is None:
+            if len(self._store) >= self.max_items:
+                self._store.clear()
+            out = self._store[key] = codec.encode(fresh)[0]
+        return out
+
+
+def _digest(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+
+
+def check_budget(budget: int | str) -> int | str:
+    if budget == PAPER_JPEG:
+        return budget
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise SemcomError(f"budget must be a positive int (symbols) or {PAPER_JPEG!r}: {budget!r}")
+    return budget
+
+
+class BudgetCodec(Codec):
+    """Per image, the highest ladder quality of ``make(quality)`` that fits the symbol budget.
+
+    Args:
+        make: quality -> codec (e.g. ``lambda q: HEIFCodec(quality=q)``).
+        key: the codec's factory name (for names and configs), e.g. "heif".
+        mcs: the MCS whose symbol count the budget is checked against.
+        budget: symbols per image (int) or ``"paper-jpeg"`` (see the module docstring).
+        ladder: increasing qualities (at most 255).
+        cache: an :class:`EncodeCache` shared with other members (default: its own).
+
+    ``encode([B, C, H, W]) -> B payloads``; ``decode(payloads, like)`` needs ``like``.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[int], Codec],
+        key: str,
+        mcs: MCS | str,
+        budget: int | str = PAPER_JPEG,
+        ladder: Sequence[int] = DEFAULT_LADDER,
+        cache: EncodeCache | None = None,
+    ) -> None:
+        ladder = tuple(int(q) for q in ladder)
+        if not ladder or len(ladder) > 255 or list(ladder) != sorted(set(ladder)):
+            raise SemcomError(f"quality ladder must be 1..255 increasing values, got {ladder}")
+        self.make, self.key, self.ladder = make, key, ladder
+        self.mcs = parse_mcs(mcs) if isinstance(mcs, str) else mcs
+        self.budget = check_budget(budget)
+        self.codecs = [make(q) for q in ladder]
+        self.cache = cache if cache is not None else EncodeCache()
+        self._link = DigitalLink(self.mcs)
+        self._ref_link = DigitalLink(REFERENCE_MCS)
+        self._ref_codec = JPEGCodec(quality=50)
+        b = self.budget if isinstance(self.budget, str) else f"b{self.budget}"
+        self.name = f"{key}-{b}-{self.mcs.name}"
+
+    @property
+    def description(self) -> str:
+        rule = (
+            "the symbols of JPEG q50 + ldpc-1/2-qpsk on the same image"
+            if self.budget == PAPER_JPEG
+            else f"{self.budget} complex symbols"
+        )
+        return (
+            f"{self.codecs[0].description.split(', quality')[0]}; per image the highest quality "
+            f"of {list(self.ladder)} whose payload (+1 byte quality index) through "
+            f"{self.mcs.name} fits {rule}; images that do not fit at any quality are not sent"
+        )
+
+    def config(self) -> dict:
+        return {
+            "codec": f"budget-{self.key}",
+            "base": self.codecs[0].config(),
+            "mcs": self.mcs.name,
+            "budget": self.budget,
+            "ladder": list(self.ladder),
+        }
+
+    def budgets(self, x: torch.Tensor) -> list[int]:
+        """Symbols allowed per image of ``x`` [B, C, H, W]."""
+        if self.budget != PAPER_JPEG:
+            return [self.budget] * len(x)
+        ref = [self.cache.get(self._ref_codec, im, x[i : i + 1]) for i, im in enumerate(_u8(x))]
+        return [self._ref_link.num_symbols(len(p)) for p in ref]
+
+    def encode(self, batch: torch.Tensor) -> list[bytes]:
+        """[B, C, H, W] float in [0, 1] -> B payloads (quality index byte + codec payload)."""
+        x = torch.as_tensor(to_numpy(batch, 4, "budget codec"))
+        out = []
+        for i, (im, allowed) in enumerate(zip(_u8(x), self.budgets(x), strict=True)):
+            best = b""
+            lo, hi = 0, len(self.ladder) - 1  # bisection: payload size ~monotone in quality
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                p = bytes([mid]) + self.cache.get(self.codecs[mid], im, x[i : i + 1])
+                if self._link.num_symbols(len(p)) <= allowed:
+                    best, lo = p, mid + 1
+                else:
+                    hi = mid - 1
+            out.append(best)
+        return out
+
+    def decode(
+        self, payloads: Sequence[bytes], like: Like = None, *, device: torch.device | None = None
+    ) -> Decoded:
+        """B payloads -> ``Decoded(data=[B, C, H, W] float32, failed)``; fallback mid-grey."""
+        b, c, h, w = like_shape(like, len(payloads), 4, "budget codec")
+        out = torch.full((b, c, h, w), 0.5)
+        failed = []
+        for i, p in enumerate(payloads):
+            if len(p) < 2 or p[0] >= len(self.codecs):
+                failed.append(True)
+                continue
+            dec = self.codecs[p[0]].decode([bytes(p[1:])], like=(1, c, h, w))
+            out[i] = dec.data[0]
+            failed.append(dec.failed[0])
+        return Decoded(out.to(like_device(like, device)), failed)
+
+
+def _u8(x: torch.Tensor) -> np.ndarray:
+    return to_uint8(x.detach().cpu().numpy())
