@@ -240,17 +240,22 @@ def plot_cliff(
         fig, ax = plt.subplots(figsize=(9.5, 4.8))
         for s in (s for s in by_scheme if roles[s] == "envelope"):
             for mcs, (xs, ys) in sorted(staircase(by_scheme[s], metric).items()):
+                if "/" in mcs.split("-", 1)[0]:  # codec/MCS members of a best-codec envelope
+                    continue
                 ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=f"{mcs} (MCS)")
         style = {
             "separate": dict(lw=1.0, ls="-", alpha=0.7, marker=".", ms=4),
-            "envelope": dict(lw=2.6, ls="-", color="black", marker="o", ms=3),
+            "envelope": dict(lw=2.6, ls="-", marker="o", ms=3),
             "capacity": dict(lw=2.0, ls="--", color="grey"),
             "learned": dict(lw=2.2, ls="-", marker="s", ms=4),
         }
         learned_colors = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"] * 9)
+        envelope_colors = iter(["black", "tab:brown", "tab:olive", "tab:cyan", "tab:pink"] * 9)
         for s in sorted(by_scheme, key=lambda s: (list(style).index(roles[s]), s)):
             snr, val = curves[s]
             extra = {"color": next(learned_colors)} if roles[s] == "learned" else {}
+            if roles[s] == "envelope":
+                extra = {"color": next(envelope_colors)}
             ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]], **extra)
         envelopes = [s for s in by_scheme if roles[s] == "envelope"]
         targets = envelopes or [s for s in by_scheme if roles[s] == "separate"]
