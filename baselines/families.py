@@ -25,7 +25,13 @@ from typing import Any
 
 import torch
 
-from semcom_sim.baselines.budget import DEFAULT_LADDER, PAPER_JPEG, BudgetCodec, EncodeCache
+from semcom_sim.baselines.budget import (
+    DEFAULT_LADDER,
+    PAPER_JPEG,
+    BudgetCodec,
+    EncodeCache,
+    MosaicBudgetCodec,
+)
 from semcom_sim.baselines.capacity import CapacityLink
 from semcom_sim.baselines.codecs import (
     AVIFCodec,
@@ -409,6 +415,7 @@ def budget_scheme(
     table: tuple[MCS, ...] = LDPC_TABLE,
     ladder: tuple[int, ...] = DEFAULT_LADDER,
     tasks: tuple[str, ...] = IMAGE_TASKS,
+    mosaic: int = 1,
     components: Mapping[str, Any] | None = None,
     device: str | torch.device = "cpu",
     decoder: str = "auto",
@@ -423,6 +430,8 @@ def budget_scheme(
     ``jpeg-ldpc`` on the same image). Per SNR the envelope keeps the member with the best task
     metric (:class:`EnvelopeScheme`, common noise seed). Other fields of a task (VQA's
     question) are sent as in the papers and count on top, the same for every member.
+    ``mosaic > 1``: groups of that many consecutive images are coded as one mosaic image
+    (:class:`~semcom_sim.baselines.budget.MosaicBudgetCodec`; ``budget`` must be an int).
     """
     unknown = [c for c in codecs if c not in IMAGE_CODECS]
     if not codecs or unknown:
@@ -434,7 +443,12 @@ def budget_scheme(
         members, mcss, labels = [], [], []
         for c in codecs:
             for m in table:
-                codec = BudgetCodec(IMAGE_CODECS[c], c, m, budget, ladder, cache=caches[c])
+                if mosaic > 1:
+                    codec = MosaicBudgetCodec(
+                        IMAGE_CODECS[c], c, m, budget, mosaic, ladder, cache=caches[c]
+                    )
+                else:
+                    codec = BudgetCodec(IMAGE_CODECS[c], c, m, budget, ladder, cache=caches[c])
                 label = f"{c}/{m.name}" if len(codecs) > 1 else m.name
                 members.append(
                     build_separation(
@@ -465,6 +479,7 @@ def budget_scheme(
         else "per image, the symbols of jpeg-ldpc (JPEG q50 + ldpc-1/2-qpsk)",
         "ladder": list(ladder),
         "table": [m.name for m in table],
+        "mosaic": mosaic,
     }
     scheme = TaskDispatch(name, tasks, build, needs, components, description)
     scheme.role = "conventional"

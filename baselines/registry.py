@@ -18,7 +18,8 @@ Per codec family (:data:`semcom_sim.baselines.families.FAMILIES`):
   quality x MCS per SNR within the symbols ``jpeg-ldpc`` spends on each image, the strongest
   separate-coding reference), per codec ``<codec>-budget-envelope`` (variants) and, for the
   published "BPG + LDPC at bandwidth ratio 1/6" comparison on CIFAR-10, ``heif-b512-envelope``
-  and ``best-image-b512-envelope`` (at most 512 complex symbols per 32x32 image; variants).
+  and ``best-image-b512-envelope`` (at most 512 complex symbols per 32x32 image; variants), and
+  ``heif-mosaic64-b512-envelope`` (HEIF on 8x8 mosaics of 64 images, as the published baseline).
 
 Each scheme applies to every task of its family whose data it can send (``supports()`` by task
 name), e.g. ``jpeg-ldpc`` to image reconstruction, image classification, VQA and detection +
@@ -133,6 +134,16 @@ _register_budget(
     variant=True,
     codecs=("heif",),
     budget=512,
+)
+_register_budget(
+    "heif-mosaic64-b512-envelope",
+    "HEIF coding 8x8 mosaics of 64 consecutive images (headers amortised, as the published "
+    "BPG + LDPC CIFAR baseline), <= 512 symbols per image, best LDPC MCS per SNR",
+    variant=True,
+    codecs=("heif",),
+    budget=512,
+    tasks=("image-reconstruction",),
+    mosaic=64,
 )
 _register_budget(
     "best-image-b512-envelope",

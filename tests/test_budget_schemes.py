@@ -6,6 +6,7 @@ import json
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -160,3 +161,34 @@ def test_cifar_bpg_ldpc_ratio_one_sixth_end_to_end(tmp_path):
     assert recs[1].metrics["psnr"] > recs[0].metrics["psnr"] + 5
     schemes = json.loads((out / "schemes.json").read_text())
     assert "heif-b512-envelope" in json.dumps(schemes)
+
+
+def test_mosaic_codec_amortises_headers_and_fails_per_group():
+    from semcom_sim.baselines.budget import MosaicBudgetCodec
+
+    x = images(10)
+    mcs = parse_mcs("ldpc-2/3-16qam")
+    mosaic = MosaicBudgetCodec(lambda q: HEIFCodec(quality=q), "heif", mcs, 512, group=4)
+    single = BudgetCodec(lambda q: HEIFCodec(quality=q), "heif", mcs, 512)
+    link = DigitalLink(mcs)
+    mp, sp = mosaic.encode(x), single.encode(x)
+    assert all(link.num_symbols(len(p)) <= 512 for p in mp)
+    # groups 4 + 4 + 2: the slices of a group differ by at most one byte, and rebuild it
+    for a, b in ((0, 4), (4, 8), (8, 10)):
+        sizes = [len(p) for p in mp[a:b]]
+        assert max(sizes) - min(sizes) <= 1
+        assert mp[a][0] < len(mosaic.ladder)
+    # one template per mosaic instead of per image: a higher quality fits the same budget
+    assert np.mean([p[0] for p in (mp[0], mp[4])]) >= np.mean([p[0] for p in sp if p])
+    out = mosaic.decode(mp, like=x)
+    assert out.num_failed == 0 and out.data.shape == x.shape
+    assert ((out.data - x) ** 2).mean() < 0.01
+    broken = list(mp)
+    broken[4] = b"\xff" + broken[4][1:]  # a broken quality byte: the whole group falls back
+    broken[9] = b""  # a lost slice: the decoder conceals, the group is damaged
+    out = mosaic.decode(broken, like=x)
+    assert out.failed == [False] * 4 + [True] * 4 + [False] * 2
+    assert (out.data[4:8] == 0.5).all()
+    assert torch.equal(out.data[:4], mosaic.decode(mp, like=x).data[:4])
+    with pytest.raises(SemcomError):
+        MosaicBudgetCodec(lambda q: HEIFCodec(quality=q), "heif", mcs, "paper-jpeg")
