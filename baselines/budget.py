@@ -283,3 +283,112 @@ class MosaicBudgetCodec(BudgetCodec):
             out[start : start + g] = tiles.reshape(rows * cols, c, h, w)[:g]
             failed[start : start + g] = [False] * g
         return Decoded(out.to(like_device(like, device)), failed)
+
+
+class SelectBudgetCodec(Codec):
+    """Per image, the codec of ``members`` whose budget-filling payload decodes best.
+
+    The members (:class:`BudgetCodec` s of different codecs with the same MCS and budget) each
+    fill the image's budget; the transmitter decodes each candidate itself (noiseless: it
+    knows its own source distortion, not the channel) and sends the one with the highest PSNR
+    (ties: fewer bytes). This is rate-distortion optimisation across codecs at the transmitter;
+    the receiver learns the choice from the first payload byte (counted), which holds
+    ``codec * len(ladder) + quality`` (or two bytes, codec then quality, when that exceeds 255).
+    Choices are cached per image, so the SNR points of a sweep reuse them.
+    """
+
+    def __init__(self, members: Sequence[BudgetCodec]) -> None:
+        if not members or len({(m.mcs, m.budget, m.ladder) for m in members}) != 1:
+            raise SemcomError("SelectBudgetCodec needs members with one MCS, budget and ladder")
+        self.members = list(members)
+        self.mcs, self.budget, self.ladder = members[0].mcs, members[0].budget, members[0].ladder
+        self._merged = len(members) * len(self.ladder) <= 256
+        self._choices: dict[tuple, bytes] = {}
+        keys = "+".join(m.key for m in members)
+        b = self.budget if isinstance(self.budget, str) else f"b{self.budget}"
+        self.name = f"select[{keys}]-{b}-{self.mcs.name}"
+
+    @property
+    def description(self) -> str:
+        return (
+            "per image the best-PSNR (noiseless, at the transmitter) of: "
+            + "; ".join(m.description for m in self.members)
+            + "; codec and quality in the first payload byte(s) (counted)"
+        )
+
+    def config(self) -> dict:
+        return {"codec": "select-budget", "members": [m.config() for m in self.members]}
+
+    def _header(self, codec: int, quality: int) -> bytes:
+        if self._merged:
+            return bytes([codec * len(self.ladder) + quality])
+        return bytes([codec, quality])
+
+    def _parse(self, p: bytes) -> tuple[int, int, bytes] | None:
+        if self._merged:
+            if len(p) < 2:
+                return None
+            codec, quality = divmod(p[0], len(self.ladder))
+            rest = p[1:]
+        else:
+            if len(p) < 3:
+                return None
+            codec, quality, rest = p[0], p[1], p[2:]
+        if codec >= len(self.members) or quality >= len(self.ladder):
+            return None
+        return codec, quality, rest
+
+    def encode(self, batch: torch.Tensor) -> list[bytes]:
+        """[B, C, H, W] float in [0, 1] -> B payloads (choice byte(s) + codec payload)."""
+        x = torch.as_tensor(to_numpy(batch, 4, "select codec"))
+        u8 = _u8(x)
+        out: list[bytes] = [b""] * len(x)
+        todo = []
+        for i, im in enumerate(u8):
+            key = (im.shape, _digest(im))
+            if key in self._choices:
+                out[i] = self._choices[key]
+            else:
+                todo.append(i)
+        if todo:
+            xs = x[todo]
+            target = torch.round(xs * 255)
+            best = [(-np.inf, 0, b"")] * len(todo)  # (psnr, -bytes, payload)
+            for c, m in enumerate(self.members):
+                payloads = m.encode(xs)
+                rec = torch.round(m.decode(payloads, like=xs).data * 255)
+                mse = ((rec - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+                psnr = (10 * torch.log10(255.0**2 / mse)).tolist()
+                for j, p in enumerate(payloads):
+                    if not p:
+                        continue
+                    extra = 0 if self._merged else 1
+                    if m._link.num_symbols(len(p) + extra) > m.budgets(xs[j : j + 1])[0]:
+                        continue  # the two-byte header would not fit
+                    cand = (psnr[j], -len(p), self._header(c, p[0]) + p[1:])
+                    if cand[:2] > best[j][:2]:
+                        best[j] = cand
+            for j, i in enumerate(todo):
+                out[i] = best[j][2]
+                if len(self._choices) >= 200_000:
+                    self._choices.clear()
+                self._choices[(u8[i].shape, _digest(u8[i]))] = out[i]
+        return out
+
+    def decode(
+        self, payloads: Sequence[bytes], like: Like = None, *, device: torch.device | None = None
+    ) -> Decoded:
+        """B payloads -> ``Decoded(data=[B, C, H, W] float32, failed)``; fallback mid-grey."""
+        b, c, h, w = like_shape(like, len(payloads), 4, "select codec")
+        out = torch.full((b, c, h, w), 0.5)
+        failed = []
+        for i, p in enumerate(payloads):
+            parsed = self._parse(bytes(p))
+            if parsed is None:
+                failed.append(True)
+                continue
+            codec, quality, rest = parsed
+            dec = self.members[codec].codecs[quality].decode([rest], like=(1, c, h, w))
+            out[i] = dec.data[0]
+            failed.append(dec.failed[0])
+        return Decoded(out.to(like_device(like, device)), failed)

@@ -31,6 +31,7 @@ from semcom_sim.baselines.budget import (
     BudgetCodec,
     EncodeCache,
     MosaicBudgetCodec,
+    SelectBudgetCodec,
 )
 from semcom_sim.baselines.capacity import CapacityLink
 from semcom_sim.baselines.codecs import (
@@ -416,6 +417,7 @@ def budget_scheme(
     ladder: tuple[int, ...] = DEFAULT_LADDER,
     tasks: tuple[str, ...] = IMAGE_TASKS,
     mosaic: int = 1,
+    select: str = "all",
     components: Mapping[str, Any] | None = None,
     device: str | torch.device = "cpu",
     decoder: str = "auto",
@@ -432,7 +434,14 @@ def budget_scheme(
     question) are sent as in the papers and count on top, the same for every member.
     ``mosaic > 1``: groups of that many consecutive images are coded as one mosaic image
     (:class:`~semcom_sim.baselines.budget.MosaicBudgetCodec`; ``budget`` must be an int).
+
+    ``select``: ``"all"`` simulates every (codec, MCS) member; ``"transmitter"`` makes one
+    member per MCS that sends each image with the codec whose budget-filling payload decodes
+    best at the transmitter (noiseless PSNR, :class:`~semcom_sim.baselines.budget.
+    SelectBudgetCodec`; codec choice per image, MCS per SNR), len(codecs) times cheaper.
     """
+    if select not in ("all", "transmitter"):
+        raise SemcomError(f"select must be 'all' or 'transmitter', got {select!r}")
     unknown = [c for c in codecs if c not in IMAGE_CODECS]
     if not codecs or unknown:
         raise SemcomError(f"unknown image codecs {unknown}; known: {', '.join(IMAGE_CODECS)}")
@@ -441,6 +450,26 @@ def budget_scheme(
 
     def build(task: str, comp: Any) -> Scheme:
         members, mcss, labels = [], [], []
+        if select == "transmitter":
+            for m in table:
+                codec = SelectBudgetCodec(
+                    [BudgetCodec(IMAGE_CODECS[c], c, m, budget, ladder, cache=caches[c])
+                     for c in codecs]
+                )  # fmt: skip
+                members.append(
+                    build_separation(
+                        f"{name}[{m.name}]",
+                        fam,
+                        task,
+                        mcs=m,
+                        codec=codec,
+                        components=comp,
+                        device=device,
+                        decoder=decoder,
+                        on_block_error=on_block_error,
+                    )
+                )
+            return EnvelopeScheme(name, members, table)
         for c in codecs:
             for m in table:
                 if mosaic > 1:
@@ -480,6 +509,7 @@ def budget_scheme(
         "ladder": list(ladder),
         "table": [m.name for m in table],
         "mosaic": mosaic,
+        "select": select,
     }
     scheme = TaskDispatch(name, tasks, build, needs, components, description)
     scheme.role = "conventional"

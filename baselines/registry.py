@@ -128,9 +128,16 @@ def _register_budget(name: str, help: str, variant: bool, **kwargs) -> None:
 
 _register_budget(
     "best-image-envelope",
-    "best of JPEG/HEIF/AVIF/WebP x quality x LDPC MCS per SNR, each image within the symbols "
-    "jpeg-ldpc spends on it (strongest separate-coding reference)",
+    "per image the best of JPEG/HEIF/AVIF/WebP at the quality filling the symbols jpeg-ldpc "
+    "spends on it, best LDPC MCS per SNR (strongest separate-coding reference)",
     variant=False,
+    select="transmitter",
+    tasks=("image-reconstruction", "image-classification", "vqa"),
+)
+_register_budget(
+    "best-image-all-envelope",
+    "as best-image-envelope, but every (codec, MCS) pair simulated and the best kept per SNR",
+    variant=True,
 )
 for _c in IMAGE_CODECS:
     _register_budget(
