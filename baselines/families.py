@@ -13,6 +13,11 @@ is the image). Per family, :func:`family_scheme` builds
 - ``"envelope"``: the best MCS of a table per SNR (:mod:`semcom_sim.baselines.envelope`);
 - ``"capacity"``: the ideal-code bound (:mod:`semcom_sim.baselines.capacity`).
 
+The image families "heif", "avif" and "webp" (quality 50, codestream counted) serve the same
+tasks as "jpeg" (:data:`IMAGE_TASKS`, VQA's question as in the papers). :func:`budget_scheme`
+builds rate-controlled envelopes at a symbol budget over several image codecs
+(:data:`IMAGE_CODECS`, :mod:`semcom_sim.baselines.budget`), e.g. ``best-image-envelope``.
+
 Decision tasks need a task model (:mod:`semcom_sim.baselines.receivers`); a scheme supports
 such a task only once a model is given or registered.
 """

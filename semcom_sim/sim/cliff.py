@@ -10,7 +10,9 @@
 - :func:`plot_cliff`: one cliff-effect figure per (task, channel): every fixed-MCS curve (thin:
   the staircase), the envelope (thick), the capacity bound (dashed), learned schemes, the
   crossover of each learned scheme with the envelope (or each separate scheme when there is no
-  envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``.
+  envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``. Envelopes
+  over codecs too (member labels ``<codec>/<mcs>``, e.g. ``best-image-all-envelope``) are drawn
+  without their member curves; each envelope gets its own colour.
 
 Scheme roles are read from names and stored extras: a name containing "capacity" is a bound,
 "envelope" an envelope, a record with ``payload_ok`` in its extras is a separate scheme, and
