@@ -240,11 +240,14 @@ def plot_cliff(
             by_scheme = {s: v for s, v in by_scheme.items() if s in roles}
         curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
         fig, ax = plt.subplots(figsize=(9.5, 4.8))
+        n_env = sum(r == "envelope" for r in roles.values())
         for s in (s for s in by_scheme if roles[s] == "envelope"):
             for mcs, (xs, ys) in sorted(staircase(by_scheme[s], metric).items()):
                 if "/" in mcs.split("-", 1)[0]:  # codec/MCS members of a best-codec envelope
                     continue
-                ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=f"{mcs} (MCS)")
+                tag = "MCS" if n_env == 1 else f"{s.removesuffix('-envelope')} MCS"
+                label = f"{mcs} ({tag})"
+                ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=label)
         style = {
             "separate": dict(lw=1.0, ls="-", alpha=0.7, marker=".", ms=4),
             "envelope": dict(lw=2.6, ls="-", marker="o", ms=3),
