@@ -224,3 +224,18 @@ def test_mosaic_codec_amortises_headers_and_fails_per_group():
     assert torch.equal(out.data[:4], mosaic.decode(mp, like=x).data[:4])
     with pytest.raises(SemcomError):
         MosaicBudgetCodec(lambda q: HEIFCodec(quality=q), "heif", mcs, "paper-jpeg")
+
+
+def test_rate_controlled_codecs_survive_corrupted_payloads():
+    from semcom_sim.baselines.budget import MosaicBudgetCodec, SelectBudgetCodec
+    from semcom_sim.baselines.codecs.fuzz import corrupt_many
+
+    x = images(8)
+    heif = BudgetCodec(lambda q: HEIFCodec(quality=q), "heif", QPSK12, 1500)
+    webp = BudgetCodec(lambda q: WebPCodec(quality=q), "webp", QPSK12, 1500)
+    mosaic = MosaicBudgetCodec(lambda q: HEIFCodec(quality=q), "heif", QPSK12, 1500, group=4)
+    for codec in (heif, SelectBudgetCodec([heif, webp]), mosaic):
+        bad, _, _ = corrupt_many(codec.encode(x), 240, np.random.default_rng(5))
+        out = codec.decode(bad, like=(240, 3, 32, 32))
+        assert out.data.shape == (240, 3, 32, 32) and torch.isfinite(out.data).all()
+        assert len(out.failed) == 240 and any(out.failed)
