@@ -11,8 +11,10 @@ symbols. The choice is made per batch, so it is per SNR point when ``--batch-siz
 ``--samples`` (the CLI default is 64/64); with several batches it is a per-batch choice.
 
 Recorded per example (stored as means): ``mcs_index`` (index of the winner in the table),
-``mcs_spectral_efficiency`` and ``<metric>@<mcs name>`` for every member, so the stored point
-shows that the envelope is the best of its members on the same data and noise seed.
+``mcs_spectral_efficiency`` and ``<metric>@<label>`` for every member (the label is the MCS name,
+or ``<codec>/<mcs name>`` for envelopes over codecs too, which also record ``member_index``), so
+the stored point shows that the envelope is the best of its members on the same data and noise
+seed.
 """
 
 from __future__ import annotations
@@ -36,16 +38,27 @@ class EnvelopeScheme(Scheme):
         name: scheme name.
         members: one scheme per MCS (usually :class:`SeparationScheme` s differing only in MCS).
         table: the MCS of each member (same order), recorded as the winner's index.
+        labels: one label per member for the stored member curves (default: the MCS names;
+            give them when several members share an MCS, e.g. ``"heif/ldpc-1/2-qpsk"``).
     """
 
     snr_chunk = 1
 
-    def __init__(self, name: str, members: Sequence[Scheme], table: Sequence[MCS]) -> None:
+    def __init__(
+        self,
+        name: str,
+        members: Sequence[Scheme],
+        table: Sequence[MCS],
+        labels: Sequence[str] | None = None,
+    ) -> None:
         if not members or len(members) != len(table):
             raise SemcomError("an envelope needs one member per MCS of its table (at least one)")
         self.name = name
         self.members = list(members)
         self.table = tuple(table)
+        self.labels = tuple(labels) if labels is not None else tuple(m.name for m in self.table)
+        if len(self.labels) != len(self.members) or len(set(self.labels)) != len(self.labels):
+            raise SemcomError(f"{name}: one distinct label per member needed, got {self.labels}")
         self.task: Task | None = None
 
     def supports(self, task: Task) -> bool:
@@ -83,10 +96,13 @@ class EnvelopeScheme(Scheme):
         metric = self.task.primary_metric
         sign = 1.0 if self.task.higher_is_better else -1.0
         extras = dict(win.extras)
-        extras["mcs_index"] = torch.full((n,), float(best))
+        distinct = list(dict.fromkeys(self.table))
+        extras["mcs_index"] = torch.full((n,), float(distinct.index(self.table[best])))
         extras["mcs_spectral_efficiency"] = torch.full((n,), self.table[best].spectral_efficiency)
-        for mcs, s in zip(self.table, scores, strict=True):
-            extras[f"{metric}@{mcs.name}"] = torch.full((n,), sign * s)
+        if len(distinct) != len(self.table):
+            extras["member_index"] = torch.full((n,), float(best))
+        for label, s in zip(self.labels, scores, strict=True):
+            extras[f"{metric}@{label}"] = torch.full((n,), sign * s)
         return SchemeOutput(win.predictions, win.num_symbols, win.channel_uses, extras)
 
     def identity(self, task: Task) -> dict:
@@ -100,6 +116,7 @@ class EnvelopeScheme(Scheme):
             "name": self.name,
             "kind": "mcs-envelope",
             "table": [m.name for m in self.table],
+            "labels": list(self.labels),
             "selection": "per batch, best primary metric of the task; ties -> highest spectral "
             "efficiency; members share one noise seed",
             "members": [m.config() for m in self.members],

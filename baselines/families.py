@@ -13,6 +13,11 @@ is the image). Per family, :func:`family_scheme` builds
 - ``"envelope"``: the best MCS of a table per SNR (:mod:`semcom_sim.baselines.envelope`);
 - ``"capacity"``: the ideal-code bound (:mod:`semcom_sim.baselines.capacity`).
 
+The image families "heif", "avif" and "webp" (quality 50, codestream counted) serve the same
+tasks as "jpeg" (:data:`IMAGE_TASKS`, VQA's question as in the papers). :func:`budget_scheme`
+builds rate-controlled envelopes at a symbol budget over several image codecs
+(:data:`IMAGE_CODECS`, :mod:`semcom_sim.baselines.budget`), e.g. ``best-image-envelope``.
+
 Decision tasks need a task model (:mod:`semcom_sim.baselines.receivers`); a scheme supports
 such a task only once a model is given or registered.
 """
@@ -25,13 +30,24 @@ from typing import Any
 
 import torch
 
+from semcom_sim.baselines.budget import (
+    DEFAULT_LADDER,
+    PAPER_JPEG,
+    BudgetCodec,
+    EncodeCache,
+    MosaicBudgetCodec,
+    SelectBudgetCodec,
+)
 from semcom_sim.baselines.capacity import CapacityLink
 from semcom_sim.baselines.codecs import (
+    AVIFCodec,
     FeatureJPEGCodec,
     H264Codec,
+    HEIFCodec,
     JPEGCodec,
     PCMCodec,
     UTF8Codec,
+    WebPCodec,
 )
 from semcom_sim.baselines.envelope import EnvelopeScheme
 from semcom_sim.baselines.receivers import FEATURE_SPLITS, TASK_RECEIVERS
@@ -113,6 +129,16 @@ class Family:
     split: bool = False
 
 
+IMAGE_TASKS = ("image-reconstruction", "image-classification", "vqa", "detseg")
+
+# Quality -> image codec, for the rate-controlled (budget) schemes.
+IMAGE_CODECS: dict[str, Callable[[int], Any]] = {
+    "jpeg": lambda q: JPEGCodec(quality=q),
+    "heif": lambda q: HEIFCodec(quality=q),
+    "avif": lambda q: AVIFCodec(quality=q),
+    "webp": lambda q: WebPCodec(quality=q),
+}
+
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -123,6 +149,17 @@ FAMILIES: dict[str, Family] = {
             ("image-reconstruction", "image-classification", "vqa", "detseg"),
             FIELD_CODING["image"].make_codec,
             PAPER_LDPC,
+        ),
+        *(
+            Family(
+                key,
+                "image",
+                f"{key}-ldpc",
+                IMAGE_TASKS,
+                lambda cls=cls: cls(quality=50),
+                PAPER_LDPC,
+            )
+            for key, cls in (("heif", HEIFCodec), ("avif", AVIFCodec), ("webp", WebPCodec))
         ),
         Family(
             "utf8",
@@ -388,3 +425,111 @@ def family_scheme(
         "capacity_bandwidth_of": None if reference is None else reference.name,
     }
     return TaskDispatch(name, fam.tasks, build, needs, components, description)
+
+
+def budget_scheme(
+    codecs: tuple[str, ...] = tuple(IMAGE_CODECS),
+    budget: int | str = PAPER_JPEG,
+    *,
+    name: str,
+    table: tuple[MCS, ...] = LDPC_TABLE,
+    ladder: tuple[int, ...] = DEFAULT_LADDER,
+    tasks: tuple[str, ...] = IMAGE_TASKS,
+    mosaic: int = 1,
+    select: str = "all",
+    components: Mapping[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+    decoder: str = "auto",
+    on_block_error: str = "decode",
+) -> TaskDispatch:
+    """Best (codec, MCS) per SNR at a bandwidth budget, each codec at the quality filling it.
+
+    Members: every codec of ``codecs`` (keys of :data:`IMAGE_CODECS`) x every MCS of ``table``;
+    a member sends each image at the highest quality of ``ladder`` whose payload fits the
+    image's symbol budget through its MCS (:class:`~semcom_sim.baselines.budget.BudgetCodec`;
+    ``budget`` an int = complex symbols per image, or ``"paper-jpeg"`` = the symbols of
+    ``jpeg-ldpc`` on the same image). Per SNR the envelope keeps the member with the best task
+    metric (:class:`EnvelopeScheme`, common noise seed). Other fields of a task (VQA's
+    question) are sent as in the papers and count on top, the same for every member.
+    ``mosaic > 1``: groups of that many consecutive images are coded as one mosaic image
+    (:class:`~semcom_sim.baselines.budget.MosaicBudgetCodec`; ``budget`` must be an int).
+
+    ``select``: ``"all"`` simulates every (codec, MCS) member; ``"transmitter"`` makes one
+    member per MCS that sends each image with the codec whose budget-filling payload decodes
+    best at the transmitter (noiseless PSNR, :class:`~semcom_sim.baselines.budget.
+    SelectBudgetCodec`; codec choice per image, MCS per SNR), len(codecs) times cheaper.
+    """
+    if select not in ("all", "transmitter"):
+        raise SemcomError(f"select must be 'all' or 'transmitter', got {select!r}")
+    unknown = [c for c in codecs if c not in IMAGE_CODECS]
+    if not codecs or unknown:
+        raise SemcomError(f"unknown image codecs {unknown}; known: {', '.join(IMAGE_CODECS)}")
+    fam = FAMILIES["jpeg"]
+    caches = {c: EncodeCache() for c in codecs}
+
+    def build(task: str, comp: Any) -> Scheme:
+        members, mcss, labels = [], [], []
+        if select == "transmitter":
+            for m in table:
+                codec = SelectBudgetCodec(
+                    [BudgetCodec(IMAGE_CODECS[c], c, m, budget, ladder, cache=caches[c])
+                     for c in codecs]
+                )  # fmt: skip
+                members.append(
+                    build_separation(
+                        f"{name}[{m.name}]",
+                        fam,
+                        task,
+                        mcs=m,
+                        codec=codec,
+                        components=comp,
+                        device=device,
+                        decoder=decoder,
+                        on_block_error=on_block_error,
+                    )
+                )
+            return EnvelopeScheme(name, members, table)
+        for c in codecs:
+            for m in table:
+                if mosaic > 1:
+                    codec = MosaicBudgetCodec(
+                        IMAGE_CODECS[c], c, m, budget, mosaic, ladder, cache=caches[c]
+                    )
+                else:
+                    codec = BudgetCodec(IMAGE_CODECS[c], c, m, budget, ladder, cache=caches[c])
+                label = f"{c}/{m.name}" if len(codecs) > 1 else m.name
+                members.append(
+                    build_separation(
+                        f"{name}[{label}]",
+                        fam,
+                        task,
+                        mcs=m,
+                        codec=codec,
+                        components=comp,
+                        device=device,
+                        decoder=decoder,
+                        on_block_error=on_block_error,
+                    )
+                )
+                mcss.append(m)
+                labels.append(label)
+        return EnvelopeScheme(name, members, mcss, labels)
+
+    def needs(task: str):
+        return TASK_RECEIVERS if TASK_PLANS[task].output is None else None
+
+    description = {
+        "kind": "budget-envelope",
+        "codecs": list(codecs),
+        "budget": budget,
+        "budget_rule": "complex symbols per image"
+        if budget != PAPER_JPEG
+        else "per image, the symbols of jpeg-ldpc (JPEG q50 + ldpc-1/2-qpsk)",
+        "ladder": list(ladder),
+        "table": [m.name for m in table],
+        "mosaic": mosaic,
+        "select": select,
+    }
+    scheme = TaskDispatch(name, tasks, build, needs, components, description)
+    scheme.role = "conventional"
+    return scheme

@@ -7,6 +7,7 @@ appended bytes) that must raise no exception and give the fallback shape/dtype. 
 results/benchmarks/codec_fuzz.json).
 
     python benchmarks/bench_codec_fuzz.py [--num-fuzz 20000] [--out PATH] [--seed 0]
+        [--only heif avif webp]   (cases whose label starts with one of these; default all)
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ import numpy as np
 import torch
 
 from semcom_sim.baselines.codecs import (
+    AVIFCodec,
     FeatureJPEGCodec,
     H264Codec,
+    HEIFCodec,
     JPEGCodec,
     PCMCodec,
     UTF8Codec,
+    WebPCodec,
 )
 from semcom_sim.baselines.codecs.fuzz import KINDS, corrupt_many
 from semcom_sim.baselines.codecs.h264 import nal_type, split_annexb
@@ -49,6 +53,12 @@ def _cases(g: torch.Generator) -> dict:
             JPEGCodec(quality=75),
             smooth_images(32, 64, 64, g).mean(1, keepdim=True),
         ),
+        "heif-q50 32x32": (HEIFCodec(quality=50), smooth_images(64, 32, 32, g)),
+        "heif-q50-file 32x32": (HEIFCodec(quality=50, count="file"), smooth_images(64, 32, 32, g)),
+        "avif-q50 32x32": (AVIFCodec(quality=50), smooth_images(64, 32, 32, g)),
+        "avif-q50-file 32x32": (AVIFCodec(quality=50, count="file"), smooth_images(64, 32, 32, g)),
+        "webp-q50 32x32": (WebPCodec(quality=50), smooth_images(64, 32, 32, g)),
+        "webp-q50-file 32x32": (WebPCodec(quality=50, count="file"), smooth_images(64, 32, 32, g)),
         "h264-crf23 8x32x32": (H264Codec(crf=23), moving_clips(8, 8, 32, 32, g)),
         "h264-crf23 4x16x16": (H264Codec(crf=23), moving_clips(8, 4, 16, 16, g)),
         "utf8": (UTF8Codec(), texts),
@@ -148,11 +158,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--num-fuzz", type=int, default=20_000, help="corrupted payloads per codec")
     ap.add_argument("--out", default="results/benchmarks/codec_fuzz.json")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", nargs="*", default=None, help="label prefixes to run (default all)")
     args = ap.parse_args(argv)
     g = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     results = {}
     for label, (codec, x) in _cases(g).items():
+        if args.only and not any(label.startswith(p) for p in args.only):
+            continue
         codec.description  # noqa: B018 - warm up: library loading is not throughput
         codec.decode(codec.encode(x[:1]), like=None if isinstance(x, list) else x[:1])
         payloads, enc_s = _timed(codec.encode, x)

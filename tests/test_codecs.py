@@ -42,7 +42,7 @@ def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_registry_lists_every_codec_and_configs_rebuild_them():
-    assert CODECS.names() == ["feature-jpeg", "h264", "jpeg", "pcm", "utf8"]
+    assert CODECS.names() == ["avif", "feature-jpeg", "h264", "heif", "jpeg", "pcm", "utf8", "webp"]
     for name in CODECS:
         codec = create_codec(name)
         cfg = json.loads(json.dumps(codec.config()))
@@ -52,8 +52,8 @@ def test_registry_lists_every_codec_and_configs_rebuild_them():
     assert PIL.__version__ in JPEGCodec().description
     assert av.__version__ in H264Codec().description
     assert "libx264 core" in H264Codec().description
-    with pytest.raises(UnknownNameError, match="known codecs: feature-jpeg, h264"):
-        create_codec("webp")
+    with pytest.raises(UnknownNameError, match="known codecs: avif, feature-jpeg, h264"):
+        create_codec("bpg")
 
 
 @pytest.mark.parametrize(

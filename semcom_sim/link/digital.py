@@ -17,7 +17,7 @@ from torch import Tensor
 from semcom_sim.channel.base import Channel
 from semcom_sim.channel.conventions import broadcast_snr
 from semcom_sim.link.crc import attach_crc, check_crc
-from semcom_sim.link.fec import get_code
+from semcom_sim.link.fec import code_length, get_code
 from semcom_sim.link.mcs import MCS
 from semcom_sim.link.qam import demap_llr, map_bits
 from semcom_sim.link.segmentation import join_blocks, segment, split_blocks
@@ -63,7 +63,7 @@ class DigitalLink:
         seg = segment(payload_bytes, self.mcs.max_block_bits)
         if seg.num_blocks == 0:
             return 0
-        n = get_code(self.mcs, seg.k, self.device).n
+        n = code_length(self.mcs, seg.k, self.device)
         return -(-seg.num_blocks * n // self.mcs.num_bits_per_symbol)
 
     def config(self) -> dict:

@@ -112,7 +112,7 @@ def _fast_decoder(code: str, encoder, num_iter: int | None, backend: str, device
     return fastdec.make_decoder(code, encoder, num_iter)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def _cached(
     code: str, k: int, rate: str, num_iter: int | None, backend: str, device: str
 ) -> BlockCode:
@@ -127,3 +127,16 @@ def _cached(
 def get_code(mcs: MCS, k: int, device: str | torch.device = "cpu") -> BlockCode:
     """The (cached) block code of ``mcs`` for information length ``k``."""
     return _cached(mcs.code, k, mcs.rate, mcs.num_iter, mcs.backend, str(torch.device(device)))
+
+
+def code_length(mcs: MCS, k: int, device: str | torch.device = "cpu") -> int:
+    """Codeword length ``n`` of ``mcs`` for ``k`` information bits.
+
+    LDPC (``round(k / R)``, as :func:`get_code` builds it) and uncoded (``k``) need no code
+    instance, so symbol budgets can be checked for many sizes cheaply; Turbo builds its code.
+    """
+    if mcs.code == "uncoded":
+        return k
+    if mcs.code == "ldpc":
+        return round(k / Fraction(mcs.rate))
+    return get_code(mcs, k, device).n

@@ -41,6 +41,17 @@ def conventional_scheme(task: str) -> str | None:
     return None
 
 
+BEST_IMAGE_SCHEME = "best-image-envelope"
+
+
+def strongest_conventional(task: str) -> str | None:
+    """The strongest separate-coding reference of ``task`` beside the papers' default: the
+    best-codec envelope (``best-image-envelope``) for image tasks, else ``None``."""
+    from semcom_sim.baselines.families import IMAGE_TASKS
+
+    return BEST_IMAGE_SCHEME if task in IMAGE_TASKS else None
+
+
 def primary_metrics() -> dict[str, str]:
     """Task name -> its primary metric (the registered tasks')."""
     from semcom_sim.catalog import load_catalog

@@ -10,7 +10,9 @@
 - :func:`plot_cliff`: one cliff-effect figure per (task, channel): every fixed-MCS curve (thin:
   the staircase), the envelope (thick), the capacity bound (dashed), learned schemes, the
   crossover of each learned scheme with the envelope (or each separate scheme when there is no
-  envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``.
+  envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``. Envelopes
+  over codecs too (member labels ``<codec>/<mcs>``, e.g. ``best-image-all-envelope``) are drawn
+  without their member curves; each envelope gets its own colour.
 
 Each curve's part in the figure comes from the role stored with its points
 (:attr:`semcom_sim.sim.scheme.Scheme.role`), never from its name: a ``bound`` that reports
@@ -245,20 +247,28 @@ def plot_cliff(
             by_scheme = {s: v for s, v in by_scheme.items() if s in roles}
         curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
         fig, ax = plt.subplots(figsize=(9.5, 4.8))
+        n_env = sum(r == "envelope" for r in roles.values())
         for s in (s for s in by_scheme if roles[s] == "envelope"):
             for mcs, (xs, ys) in sorted(staircase(by_scheme[s], metric).items()):
-                ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=f"{mcs} (MCS)")
+                if "/" in mcs.split("-", 1)[0]:  # codec/MCS members of a best-codec envelope
+                    continue
+                tag = "MCS" if n_env == 1 else f"{s.removesuffix('-envelope')} MCS"
+                label = f"{mcs} ({tag})"
+                ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=label)
         style = {
             "separate": dict(lw=1.0, ls="-", alpha=0.7, marker=".", ms=4),
-            "envelope": dict(lw=2.6, ls="-", color="black", marker="o", ms=3),
+            "envelope": dict(lw=2.6, ls="-", marker="o", ms=3),
             "capacity": dict(lw=2.0, ls="--", color="grey"),
             "learned": dict(lw=2.2, ls="-", marker="s", ms=4),
             "reference": dict(lw=1.2, ls=":", color="0.45"),
         }
         learned_colors = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"] * 9)
+        envelope_colors = iter(["black", "tab:brown", "tab:olive", "tab:cyan", "tab:pink"] * 9)
         for s in sorted(by_scheme, key=lambda s: (list(style).index(roles[s]), s)):
             snr, val = curves[s]
             extra = {"color": next(learned_colors)} if roles[s] == "learned" else {}
+            if roles[s] == "envelope":
+                extra = {"color": next(envelope_colors)}
             ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]], **extra)
         envelopes = [s for s in by_scheme if roles[s] == "envelope"]
         targets = envelopes or [s for s in by_scheme if roles[s] == "separate"]
