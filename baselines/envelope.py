@@ -112,12 +112,14 @@ class EnvelopeScheme(Scheme):
         }
 
     def config(self) -> dict:
-        return {
+        cfg = {
             "name": self.name,
             "kind": "mcs-envelope",
             "table": [m.name for m in self.table],
-            "labels": list(self.labels),
             "selection": "per batch, best primary metric of the task; ties -> highest spectral "
             "efficiency; members share one noise seed",
             "members": [m.config() for m in self.members],
         }
+        if list(self.labels) != cfg["table"]:  # only when not the default (the MCS names)
+            cfg["labels"] = list(self.labels)
+        return cfg

@@ -23,7 +23,7 @@ import torch
 from semcom_sim.baselines.receivers import TASK_RECEIVERS
 from semcom_sim.channel import AWGN
 from semcom_sim.models.udeepsc.adapters import MODEL_TASK
-from semcom_sim.models.udeepsc.schemes import DeepSCScheme, checkpoint_name
+from semcom_sim.models.udeepsc.schemes import PREDICTIONS, DeepSCScheme, checkpoint_name
 
 NOMINAL_SNR_DB = 12.0
 DECISION_TASKS = ("image-classification", "sentiment", "vqa", "video-sentiment")
@@ -48,9 +48,11 @@ class DeepSCTaskReceiver:
 
     def identity(self) -> dict:
         """What determines this receiver's predictions: its checkpoint and nominal SNR."""
-        return self._scheme.identity(SimpleNamespace(name=self.task)) | {
-            "nominal_snr_db": NOMINAL_SNR_DB
-        }
+        ident = self._scheme.identity(SimpleNamespace(name=self.task))
+        ident.pop("implementation", None)  # symbol accounting: not part of the predictions
+        if PREDICTIONS > 1:  # (version 1 keys are those written before the counter existed)
+            ident["predictions"] = PREDICTIONS
+        return ident | {"nominal_snr_db": NOMINAL_SNR_DB}
 
     def __call__(self, received: dict[str, Any]) -> Any:
         n = _batch_size(received)

@@ -114,6 +114,9 @@ def parameter_counts() -> dict:
 # Bumped when the scheme's numbers change for the same checkpoint (part of every point's key):
 # 2 = the kept-position side information is counted in num_symbols.
 IMPLEMENTATION = 2
+# Bumped only when the predictions change for the same checkpoint and inputs (the identity of
+# the noiseless task models that conventional schemes use as receivers).
+PREDICTIONS = 1
 
 
 class DeepSCScheme(Scheme):
