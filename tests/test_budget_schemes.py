@@ -191,7 +191,9 @@ def test_cifar_bpg_ldpc_ratio_one_sixth_end_to_end(tmp_path):
     assert all(r.dataset.startswith("cifar10") and r.scheme == "heif-b512-envelope" for r in recs)
     assert all(0 < r.mean_symbols <= 512 for r in recs)
     assert recs[1].metrics["psnr"] > recs[0].metrics["psnr"] + 5
-    schemes = json.loads((out / "schemes.json").read_text())
+    store = ResultStore.open_read(out)  # scheme configurations live in the store
+    schemes = store.configs("scheme")
+    store.close()
     assert "heif-b512-envelope" in json.dumps(schemes)
 
 

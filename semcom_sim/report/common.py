@@ -62,7 +62,7 @@ def primary_metrics() -> dict[str, str]:
 
 @dataclass
 class Results:
-    """A sweep directory: its records, ``config.json`` and ``schemes.json``."""
+    """A sweep directory: its records, its runs and the scheme configurations of its store."""
 
     root: Path
     records: list[Record]

@@ -84,7 +84,7 @@ def ffmnet_fig5(res: Results, out: Path, channel: str) -> list[Path]:
             "symbols per image and test images per point.",
             f"Data: {res.datasets(['detseg'], channel)}.",
             f"Channel: {channel}.",
-            f"Checkpoints: {', '.join(res.checkpoints(used)) or 'see schemes.json'}.",
+            f"Checkpoints: {', '.join(res.checkpoints(used)) or 'see the store configs table'}.",
             f"Command: {res.command()}; then semcom-sim figures --results {res.root}.",
         ]
     )
