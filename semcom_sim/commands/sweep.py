@@ -221,10 +221,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     csv_path = store.export_csv()
     print(f"{counts['done']} points simulated, {counts['skipped']} already stored -> {out}")
     print(f"store: {store.path}\ncsv:   {csv_path}")
+    primary = {t.name: t.primary_metric for t in tasks}
+    records = [r for r in store.records() if r.task in primary]
     if not args.no_plot:
-        paths = _plot(store.records(), out / "plots", {t.name: t.primary_metric for t in tasks})
+        paths = _plot(store.records(), out / "plots", primary)
         print(f"plots: {len(paths)} PNG in {out / 'plots'}")
     store.close()
+    if not args.quiet:  # the answer on one screen (best of each role; higher is better)
+        from semcom_sim.sim.summary import summary_lines
+
+        print("\n".join(["", *summary_lines(records, primary)]))
     if not args.no_plot:  # the papers' figures and tables from what was just stored
         from semcom_sim.report.common import load_results
         from semcom_sim.report.figures import make_figures
