@@ -71,6 +71,14 @@ def test_unchanged_rerun_does_no_work_and_settings_make_new_points(tmp_path, cap
     store.close()
 
 
+def test_keys_do_not_depend_on_which_schemes_ran_before(tmp_path, capsys):
+    out = tmp_path / "o"
+    task = ["--tasks", "image-reconstruction", "--snr", "0"]
+    assert _sweep(out, "--schemes", "jpeg-ldpc", *task, capsys=capsys) == (1, 0)
+    # jpeg-capacity is pending and runs first; jpeg-ldpc's stored point must still be found
+    assert _sweep(out, "--schemes", "jpeg-capacity,jpeg-ldpc", *task, capsys=capsys) == (1, 1)
+
+
 def test_decoder_backend_is_part_of_the_key(tmp_path, capsys):
     out = tmp_path / "d"
     common = ["--schemes", "utf8-turbo", "--tasks", "text-reconstruction", "--snr", "12"]

@@ -82,14 +82,20 @@ def run_sweep(
     channel_hash = store.put_config("channel", channel_cfg)
     counts = {"done": 0, "skipped": 0}
     for task in tasks:
+        if not any(s.supports(task) for s in schemes):
+            continue
         task_data = (data or {}).get(task.name)
+        if task_data is None:  # loaded always: its provenance is part of every key of the task
+            task_data = task.load(
+                config.samples, point_seed(config.seed, "data", task.name), config.data_dir
+            )
+        ds = dataset_key(task, config.data_dir)
+        ident = f"{ds}|{getattr(task_data, 'provenance', '')}"
         for scheme in schemes:
             if not scheme.supports(task):
                 continue
-            ds = dataset_key(task, config.data_dir)
             scheme.prepare(task, device)  # loads checkpoints / task models: part of the identity
             scheme_cfg = scheme.identity(task)
-            ident = ds if task_data is None else f"{ds}|{getattr(task_data, 'provenance', '')}"
             curve = curve_hash(config, scheme_cfg, task, ident, channel_cfg)
             pending = [s for s in config.snr_db if not store.has(point_key(curve, s))]
             counts["skipped"] += len(config.snr_db) - len(pending)
@@ -97,10 +103,6 @@ def run_sweep(
                 pbar.update(len(config.snr_db) - len(pending))
             if not pending:
                 continue
-            if task_data is None:
-                task_data = task.load(
-                    config.samples, point_seed(config.seed, "data", task.name), config.data_dir
-                )
             ids = {
                 "curve": curve,
                 "scheme_config": store.put_config("scheme", scheme_cfg),
