@@ -217,3 +217,22 @@ def test_output_files_are_readable_like_any_user_file(tmp_path, capsys):
     for name in ("results.csv", "config.json"):
         assert (out / name).stat().st_mode & 0o777 == 0o644, name
     assert json.loads((out / "config.json").read_text())["runs"]
+
+
+def test_report_and_study_inputs_fail_before_writing(tmp_path, capsys):
+    out = tmp_path / "s"
+    common = ["--schemes", "jpeg-capacity", "--tasks", "image-reconstruction", "--snr", "0"]
+    _sweep(out, *common, capsys=capsys)
+    bad_csv = tmp_path / "study.csv"
+    bad_csv.write_text("not,a\nstudy,csv\n")
+    cases = [
+        ["figures", "--results", str(out), "--codebook-study", str(bad_csv),
+         "--out", str(tmp_path / "f")],
+        ["tables", "--results", str(out), "--snr-db=nan", "--out", str(tmp_path / "t")],
+        ["study", "codebook", "--sizes", "4", "--steps", "0", "--out", str(tmp_path / "c")],
+    ]  # fmt: skip
+    for argv in cases:
+        before = sorted(p.name for p in tmp_path.rglob("*"))
+        assert main(argv) == 2, argv
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before, argv

@@ -32,9 +32,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
+    from semcom_sim.options import check_float
     from semcom_sim.report.common import load_results
     from semcom_sim.report.tables import make_tables
 
+    check_float(args.snr_db, "--snr-db", -100.0, 200.0)
     res = load_results(args.results)
     out = _out(args, "tables")
     paths = make_tables(res, out, args.snr_db)

@@ -151,6 +151,10 @@ def make_figures(
     primary = primary_metrics()
     paths: list[Path] = []
     skipped: list[str] = []
+    if codebook_study is not None:  # first: a bad study CSV fails before anything is written
+        paths += fig11(Path(codebook_study), out)
+    else:
+        skipped.append("fig11 (no --codebook-study)")
     for channel in res.channels:
         snr_ref = res.reference_snr(channel)
         for name, make, args in (
@@ -166,10 +170,6 @@ def make_figures(
             paths += got
             if not got:
                 skipped.append(f"{name}_{channel}")
-    if codebook_study is not None:
-        paths += fig11(Path(codebook_study), out)
-    else:
-        skipped.append("fig11 (no --codebook-study)")
     return paths, skipped
 
 

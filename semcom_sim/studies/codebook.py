@@ -44,7 +44,14 @@ from semcom_sim.fileio import atomic_write, markdown_table, write_json
 from semcom_sim.fileio import write_csv as write_table_csv
 from semcom_sim.models.udeepsc.adapters import SWEEP_TASK
 from semcom_sim.models.udeepsc.schemes import DeepSCScheme
-from semcom_sim.options import ArgParser
+from semcom_sim.options import (
+    MAX_SAMPLES,
+    ArgParser,
+    check_float,
+    check_int,
+    check_seed,
+    check_writable_dir,
+)
 
 # method -> (codebook_sharing, domain adaptation on)
 METHODS: dict[str, tuple[str, bool]] = {
@@ -271,6 +278,21 @@ def parse_args(argv: list[str] | None = None):
         method_overrides(m, 2, args.tasks, 0.0)  # raises on an unknown name
     if any(k < 2 or k & (k - 1) for k in args.sizes):
         raise SemcomError(f"--sizes must be powers of two >= 2, got {args.sizes}")
+    # every value checked before the first file is written (the trainer would check later)
+    check_int(args.steps, "--steps", 1, 10**9)
+    check_int(args.batch_size, "--batch-size", 1, 100_000)
+    check_int(args.warmup, "--warmup", 0, 10**9)
+    check_int(args.samples, "--samples", 1, MAX_SAMPLES)
+    check_int(args.threads, "--threads", 1, 1024)
+    check_float(args.lr, "--lr", 0.0, 10.0, lo_open=True)
+    check_float(args.da_weight, "--da-weight", 0.0)
+    check_float(args.snr_db, "--snr-db", -100.0, 200.0)
+    check_seed(args.seed)
+    from semcom_sim.channel import CHANNELS
+
+    CHANNELS.check(args.channel)
+    check_writable_dir(args.out)
+    check_writable_dir(args.work, "--work")
     return args
 
 
