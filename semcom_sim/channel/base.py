@@ -146,6 +146,12 @@ class Channel(ABC):
         smax = int(num_symbols.max()) if num_symbols.numel() else 0
         return device, num_symbols, snr, smax
 
+    @staticmethod
+    def _sum_first(per: Tensor, counts: Tensor) -> Tensor:
+        """Sum of each row of ``per`` ``[P, U]`` over its first ``counts[p]`` entries: ``[P]``."""
+        mask = torch.arange(per.shape[1], device=per.device)[None, :] < counts[:, None]
+        return (per * mask).sum(dim=1)
+
     def config(self) -> dict:
         """JSON-serialisable description (stored with every result)."""
         return {"name": self.name}

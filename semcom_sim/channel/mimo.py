@@ -157,8 +157,7 @@ class MIMORayleigh(Channel):
         eye = torch.eye(self.nr, dtype=torch.complex128, device=device)
         a = eye + (snr / self.nt)[:, None, None, None] * (h @ h.mH)
         per = torch.linalg.slogdet(a).logabsdet / math.log(2.0)
-        mask = torch.arange(u, device=device)[None, :] < uses[:, None]
-        return (per * mask).sum(dim=1)
+        return self._sum_first(per, uses)
 
     def config(self) -> dict:
         return {

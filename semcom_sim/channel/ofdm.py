@@ -528,19 +528,15 @@ class OFDMChannel(Channel):
         data REs of each example (the same draw as :meth:`forward`), perfect CSI at the receiver,
         none at the transmitter. With estimated CSI this stays the perfect-CSI bound (the pilots'
         bandwidth is charged in ``channel_uses``; the estimation loss is not subtracted)."""
-        device = torch.device(device)
-        num_symbols = num_symbols.to(device=device, dtype=torch.int64)
+        device, num_symbols, snr, smax = self._capacity_setup(num_symbols, snr_db, device)
         p = num_symbols.numel()
-        smax = int(num_symbols.max()) if p else 0
         if smax == 0:
             return torch.zeros(p, dtype=torch.float64, device=device)
-        snr = torch.pow(10.0, snr_db.to(device=device, dtype=torch.float64) / 10.0)
         g = self.sample_gains(p, smax, generator, device).abs().pow(2).double()
         if self.num_rx_ant > 1:  # SIMO, one stream: log2(1 + snr * sum_r |h_r|^2)
             g = g.sum(-1)
         per = torch.log2(1.0 + snr[:, None] * g)
-        mask = torch.arange(smax, device=device)[None, :] < num_symbols[:, None]
-        return (per * mask).sum(dim=1)
+        return self._sum_first(per, num_symbols)
 
     # ------------------------------------------------------------------ description
 

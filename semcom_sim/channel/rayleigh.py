@@ -79,8 +79,7 @@ class RayleighBlockFading(Channel):
             return torch.zeros(num_symbols.numel(), dtype=torch.float64, device=device)
         h = self.sample_gains(num_symbols.numel(), smax, generator, device)
         per = torch.log2(1.0 + snr[:, None] * h.abs().pow(2).double())
-        mask = torch.arange(smax, device=device)[None, :] < num_symbols[:, None]
-        return (per * mask).sum(dim=1)
+        return self._sum_first(per, num_symbols)
 
     def config(self) -> dict:
         return {
