@@ -149,8 +149,10 @@ def test_codebook_loss_eq12_gradients():
 
 def test_codebook_quantize_and_unified_offsets(model):
     cb = model.link.codebook
-    assert cb.unified().shape == (48, cfg_dim(model))
-    assert [cb.offset(m) for m in ("image", "text", "speech")] == [0, 16, 32]
+    k = model.config.codebook_sizes
+    assert cb.unified().shape == (k["image"] + k["text"] + k["speech"], cfg_dim(model))
+    offsets = [0, k["image"], k["image"] + k["text"]]
+    assert [cb.offset(m) for m in ("image", "text", "speech")] == offsets
     book = cb.books["text"].detach()
     z = book[[3, 7]] + 1e-3
     idx, e = cb.quantize(z, "text")
@@ -296,8 +298,8 @@ def test_text_embedding_spread_follows_the_config():
         torch.manual_seed(0)
         return Transmitter(tiny_config(vocab_size=2000, **kw), "text").embed.tokens.weight.std()
 
-    assert spread().item() == pytest.approx(0.02, rel=0.05)
-    assert spread(text_embed_std=1.0).item() == pytest.approx(0.88, rel=0.05)  # N(0,1) cut at 2
+    assert spread(text_embed_std=0.02).item() == pytest.approx(0.02, rel=0.05)
+    assert spread().item() == pytest.approx(0.88, rel=0.05)  # tiny: N(0,1) cut at 2
     torch.manual_seed(0)
     pos = UDeepSC(tiny_config(decoder_pos_std=1.0), tasks=["imgr"]).receiver.channel_decoder.pos
     assert pos["image"].std().item() == pytest.approx(0.88, rel=0.1)
@@ -382,12 +384,15 @@ def test_symbol_count_matches_kept_features(model):
     batch = make_batch("msa", cfg, g)
     with torch.no_grad():
         out = model("msa", 3.0, AWGN(), g, **inputs_of(batch))
-    per_feature = cfg.codewords_per_feature * 1  # 16-entry sub-codebooks -> one 16-QAM symbol
-    kept = sum(out["keep_masks"][m].sum(1) for m in ("image", "text", "speech"))
+    # e.g. tiny: 16-entry image / speech books = 4 bits = 2 QPSK symbols per codeword, the
+    # 256-entry text book 4 symbols; G codewords per feature
+    mods = ("image", "text", "speech")
+    kept = sum(out["keep_masks"][m].sum(1) * cfg.symbols_per_feature(m) for m in mods)
     side = _side_bits(out, ("image", "text", "speech"))
     assert (side > 0).all() and torch.equal(out["side_info_bits"], side)
-    # the kept-position bitmaps are side information, counted at 4 bits per 16-QAM symbol
-    expected = (kept * per_feature).long() + torch.div(side + 3, 4, rounding_mode="floor")
+    # the kept-position bitmaps are side information, counted at the index modulation's bits
+    bps = cfg.num_bits_per_symbol
+    expected = kept.long() + torch.div(side + bps - 1, bps, rounding_mode="floor")
     assert torch.equal(out["num_symbols"], expected)
     assert torch.equal(out["channel_uses"], out["num_symbols"])
     model.train()
@@ -450,7 +455,7 @@ def test_early_exit_threshold(model):
     assert torch.equal(never["output"], never["exit_outputs"][-1])
     cert = full["certainty"]
     assert len(full["exit_outputs"]) == n and torch.isfinite(cert).all()
-    delta = cert.flatten().median().item()  # makes examples exit at different layers
+    delta = cert[:, 0].median().item()  # about half the examples exit at layer 1
     for skip in (True, False):
         with torch.no_grad():
             mid = model("imgc", 5.0, None, g, **x, exit_threshold=delta, early_exit=skip)
@@ -524,7 +529,8 @@ def test_smoke_training_reduces_loss(seed: int = 11):
         assert all(torch.isfinite(v) for v in res.values())
         if step % 2:  # phase-1 steps: last-exit loss only
             losses.append(res["task_a"].item())
-    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.25
+    # task losses are normalised by log C (uniform prediction = 1)
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.25 / math.log(10)
 
 
 # ----------------------------------------------------------------------------- config, counts
@@ -548,7 +554,7 @@ def test_count_parameters_tiny_and_paper():
     comps = [k for k in counts if not k.startswith("task/") and k != "total"]
     assert sum(counts[k] for k in comps) == counts["total"]
     assert counts["task/msa"] > counts["task/vqa"] > counts["task/imgc"]
-    assert counts["total"] < 200_000
+    assert counts["total"] < 2_000_000
     paper = count_parameters(build_udeepsc("paper", device="meta"))
     table2 = {"imgc": 32.6, "imgr": 32.9, "textc": 48.3, "textr": 48.2, "vqa": 63.0, "msa": 83.8}
     for t, ref in table2.items():
@@ -571,3 +577,125 @@ def test_safetensors_round_trip(tmp_path):
         a = model("vqa", 5.0, None, None, **inputs_of(batch))
         b = back("vqa", 5.0, None, None, **inputs_of(batch))
     assert torch.equal(a["output"], b["output"])
+
+
+# ----------------------------------------------------------------------------- issue 12 fixes
+def _count_batch(cfg: UDeepSCConfig, g: torch.Generator, b: int = 16) -> dict:
+    """Sentiment batch whose sentences all have the same length; the label is the content."""
+    txt = torch.randint(1, cfg.vocab_size, (b, 9), generator=g)
+    label = torch.arange(b) % 2
+    txt[label == 1, :3] = 5  # positive sentences start with a marker word
+    return dict(task="textc", text=txt, target=label)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_kept_count_carries_no_label(train):
+    """The number of kept features is a function of (length, SNR) alone, in training (Gumbel
+    top-k) and at inference (top-k): it cannot encode the sentiment label."""
+    torch.manual_seed(21)
+    model = UDeepSC(tiny_config(), tasks=["textc"]).train(train)
+    g = torch.Generator().manual_seed(21)
+    batch = _count_batch(model.config, g)
+    for snr in (0.0, 12.0):
+        out = model("textc", snr, AWGN(), g, **inputs_of(batch))
+        kept = out["keep_masks"]["text"].detach().sum(dim=1)
+        assert kept.unique().numel() == 1, (train, snr, kept)
+    # eq. 17's independent Gumbel decisions (train_selection "gumbel") do not fix the count: a
+    # selector that drops every feature of one class would hand the receiver the label
+    model = UDeepSC(tiny_config(train_selection="gumbel"), tasks=["textc"]).train()
+    counts = set()
+    for _ in range(3):
+        out = model("textc", 6.0, AWGN(), g, **inputs_of(batch))
+        counts |= set(out["keep_masks"]["text"].detach().sum(dim=1).tolist())
+    assert len(counts) > 1
+
+
+def test_selection_modules_are_per_task():
+    cfg = tiny_config(tasks=("imgc", "imgr"))
+    tx = UDeepSC(cfg).transmitters["image"]
+    assert set(tx.selectors) == {"imgc", "imgr"}
+    shared = UDeepSC(tiny_config(tasks=("imgc", "imgr"), selection_per_task=False))
+    assert set(shared.transmitters["image"].selectors) == {"shared"}
+
+
+class RecordingChannel(NoiselessChannel):
+    """Noiseless, and keeps what was sent (``x`` and the per-example symbol counts)."""
+
+    def forward(self, x, no, generator, num_symbols):
+        self.sent = (x.detach(), num_symbols.detach())
+        return super().forward(x, no, generator, num_symbols)
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_index_symbols_have_unit_mean_energy_at_the_channel_input(bits):
+    """The one power convention: mean |x|^2 over the symbols sent = 1. QPSK is exact; 16-QAM
+    indices are used unevenly, so the link scales its table by the running mean energy."""
+    torch.manual_seed(22)
+    cfg = tiny_config(tasks=("imgc",), num_bits_per_symbol=bits)
+    model = UDeepSC(cfg)
+    g = torch.Generator().manual_seed(22)
+    img = torch.rand(32, 3, 32, 32, generator=g) * 0.3  # dark images: a skewed index usage
+    model.train()
+    for _ in range(200):  # the running estimate converges (no optimiser: usage is fixed)
+        model("imgc", 6.0, NoiselessChannel(), g, image=img)
+    ch = RecordingChannel()
+    model.eval()
+    with torch.no_grad():
+        model("imgc", 6.0, ch, g, image=img)
+    x, n = ch.sent
+    sent = torch.arange(x.shape[1])[None, :] < n[:, None]  # kept symbols are sent first
+    energy = x.abs().pow(2)[sent].mean().item()
+    assert energy == pytest.approx(1.0, abs=0.02 if bits == 4 else 1e-5)
+    raw = model.link.energy_image.item()
+    if bits == 4:
+        assert abs(raw - 1.0) > 0.03  # the unscaled table would not have been unit energy
+
+
+def test_reconstruction_beats_the_mean_colour_after_a_short_run():
+    """Image reconstruction decodes from the received features: after 150 steps on 16 images
+    the PSNR beats sending each image's mean colour (which a model that ignores the
+    received patches cannot)."""
+    from semcom_sim.models.udeepsc.losses import task_objective
+
+    torch.manual_seed(23)
+    cfg = tiny_config(tasks=("imgr",), dynamic=False)
+    model = UDeepSC(cfg)
+    g = torch.Generator().manual_seed(23)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    a = torch.rand(16, 3, 1, 1, generator=g)
+    img = (a * yy + (1 - a) * xx).clamp(0, 1)  # a colour gradient per image
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    for step in range(150):
+        out = model("imgr", 20.0, NoiselessChannel(), g, image=img)
+        loss = task_objective(cfg, "imgr", out, img, 1 + step % 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_step(g)
+    model.eval()
+    with torch.no_grad():
+        rec = model("imgr", 20.0, NoiselessChannel(), g, image=img, exit_threshold=1.0)["recon"]
+    mse = (rec - img).pow(2).mean().item()
+    mean_colour = (img.mean(dim=(2, 3), keepdim=True) - img).pow(2).mean().item()
+    assert 10 * math.log10(mean_colour / mse) > 1.0  # at least 1 dB better
+
+
+def test_task_loss_shares_are_balanced_at_init():
+    """With ``loss_normalize`` every task loss starts near 1 (its trivial predictor's loss),
+    and the gradient norms the six tasks put on the shared decoder stay within a factor 10."""
+    from semcom_sim.models.udeepsc.losses import task_objective
+
+    torch.manual_seed(24)
+    model = UDeepSC(tiny_config())
+    g = torch.Generator().manual_seed(24)
+    norms, losses = {}, {}
+    shared = list(model.receiver.layers.parameters())
+    for task in ALL_TASKS:
+        batch = make_batch(task, model.config, g)
+        out = model(task, 6.0, AWGN(), g, **inputs_of(batch))
+        loss = task_objective(model.config, task, out, batch["target"], 1)
+        grads = torch.autograd.grad(loss, shared, allow_unused=True)
+        norms[task] = math.sqrt(sum(float(gr.pow(2).sum()) for gr in grads if gr is not None))
+        losses[task] = float(loss.detach())
+    assert all(0.3 < v < 3.0 for v in losses.values()), losses
+    assert max(norms.values()) / min(norms.values()) < 10.0, norms

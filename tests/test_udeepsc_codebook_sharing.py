@@ -31,7 +31,10 @@ def test_default_is_per_modality_and_unchanged():
     assert codebook_state(model) == {
         f"link.codebook.{kind}_{m}".replace("books_", "books."): shape
         for m in ("image", "text", "speech")
-        for kind, shape in (("books", (16, 8)), ("usage", (16,)))
+        for kind, shape in (
+            ("books", (cfg.codebook_sizes[m], 8)),
+            ("usage", (cfg.codebook_sizes[m],)),
+        )
     }
     # a config written before the field existed loads as the per-modality codebook, and the
     # model built from it has exactly the same parameter names, shapes and values
@@ -87,7 +90,7 @@ def _sent_from_book(link: FeatureLink, key: str, modalities, g) -> tuple[dict, d
 )
 def test_indices_route_to_the_right_book(sharing, task, key):
     torch.manual_seed(1)
-    cfg = tiny_config(tasks=TASKS, codebook_sharing=sharing)
+    cfg = tiny_config(tasks=TASKS, codebook_sharing=sharing, codebook_sizes=_sizes(16))
     link = FeatureLink(cfg).eval()
     g = torch.Generator().manual_seed(2)
     mods = {"vqa": ("image", "text"), "imgc": ("image",), "imgr": ("image",)}[task]
@@ -102,7 +105,7 @@ def test_indices_route_to_the_right_book(sharing, task, key):
 
 def test_task_books_differ_so_routing_matters():
     torch.manual_seed(3)
-    cfg = tiny_config(tasks=TASKS, codebook_sharing="task")
+    cfg = tiny_config(tasks=TASKS, codebook_sharing="task", codebook_sizes=_sizes(16))
     link = FeatureLink(cfg).eval()
     g = torch.Generator().manual_seed(4)
     sent, chosen = _sent_from_book(link, "imgc", ["image"], g)
@@ -114,16 +117,17 @@ def test_task_books_differ_so_routing_matters():
 
 
 def test_task_books_belong_to_their_task_only():
-    cfg = tiny_config(tasks=TASKS, codebook_sharing="task")
+    cfg = tiny_config(tasks=TASKS, codebook_sharing="task", codebook_sizes=_sizes(16))
     assert parameter_belongs_to("link.codebook.books.vqa", "vqa", cfg)
     assert not parameter_belongs_to("link.codebook.books.vqa", "imgc", cfg)
-    joint = tiny_config(tasks=TASKS, codebook_sharing="joint")
+    joint = tiny_config(tasks=TASKS, codebook_sharing="joint", codebook_sizes=_sizes(16))
     assert all(parameter_belongs_to("link.codebook.books.joint", t, joint) for t in TASKS)
 
 
 def test_symbols_per_index_follow_the_codebook_size():
     for k, per_index in ((4, 1), (16, 1), (64, 2), (256, 2)):  # 16-QAM: 4 bits per symbol
-        cfg = tiny_config(tasks=TASKS, codebook_sharing="joint", codebook_sizes=_sizes(k))
+        cfg = tiny_config(tasks=TASKS, codebook_sharing="joint", codebook_sizes=_sizes(k),
+                          num_bits_per_symbol=4)  # fmt: skip
         link = FeatureLink(cfg).eval()
         g = torch.Generator().manual_seed(5)
         sent, _ = _sent_from_book(link, "joint", ["image", "text"], g)
@@ -146,7 +150,7 @@ def test_validation():
 def test_training_step_trains_the_shared_books(sharing, da):
     torch.manual_seed(6)
     cfg = tiny_config(tasks=("imgc", "vqa"), codebook_sharing=sharing, da_weight=da,
-                      num_classes={"imgc": 10, "vqa": 4})  # fmt: skip
+                      num_classes={"imgc": 10, "vqa": 4}, codebook_sizes=_sizes(16))  # fmt: skip
     model = UDeepSC(cfg)
     g = torch.Generator().manual_seed(7)
     a = {"task": "imgc", "image": torch.rand(4, 3, 32, 32, generator=g),

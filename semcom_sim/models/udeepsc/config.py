@@ -51,22 +51,22 @@ class UDeepSCConfig:
     image_size: int = 32
     patch_size: int = 4
     video_max_frames: int = 2
-    image_dim: int = 32
-    image_depth: int = 2
-    image_heads: int = 2
-    image_select_after: tuple[int, ...] = (1, 2)
+    image_dim: int = 64
+    image_depth: int = 3
+    image_heads: int = 4
+    image_select_after: tuple[int, ...] = (2, 3)
     image_stem: str = "conv"
     image_standardize: bool = True
     # text transmitter
     vocab_size: int = 64
     text_max_len: int = 12
     pad_id: int = 0
-    text_dim: int = 32
+    text_dim: int = 64
     text_depth: int = 2
-    text_heads: int = 2
+    text_heads: int = 4
     text_select_after: tuple[int, ...] = (1, 2)
-    text_embed_std: float = 0.02
-    text_loss_ignore_pad: bool = False
+    text_embed_std: float = 1.0
+    text_loss_ignore_pad: bool = True
     # speech transmitter (audio framed into non-overlapping frames of frame_len samples)
     frame_len: int = 64
     speech_max_frames: int = 8
@@ -80,26 +80,31 @@ class UDeepSCConfig:
     dynamic: bool = True
     selection_dim_ratio: float = 0.25
     gumbel_tau: float = 1.0
+    train_selection: str = "topk"
+    selection_per_task: bool = True
     rho_hidden: int = 8
     rho_init: float = 0.9
+    rho_min: float = 0.3
+    keep_all_tasks: tuple[str, ...] = ("textr",)
     # features on the air (Sec. III)
     transmission: str = "digital"
     feature_dim: int = 16
     codewords_per_feature: int = 2
     codebook_sizes: dict[str, int] = field(
-        default_factory=lambda: {"image": 16, "text": 16, "speech": 16}
+        default_factory=lambda: {"image": 16, "text": 256, "speech": 16}
     )
-    num_bits_per_symbol: int = 4
+    num_bits_per_symbol: int = 2
     index_decoding: str = "hard"
     beta: float = 0.25
     codebook_normalize: bool = True
     codebook_restart: bool = True
     codebook_sharing: str = "modality"
     # unified receiver (Sec. II-C, II-D)
-    decoder_dim: int = 32
-    decoder_depth: int = 3
-    decoder_heads: int = 2
-    decoder_pos_std: float = 0.02
+    decoder_dim: int = 64
+    decoder_depth: int = 4
+    decoder_heads: int = 4
+    decoder_pos_std: float = 1.0
+    recon_from_received: bool = True
     num_cls_queries: int = 2
     num_classes: dict[str, int] = field(
         default_factory=lambda: {"imgc": 10, "textc": 2, "vqa": 16, "msa": 2}
@@ -110,15 +115,18 @@ class UDeepSCConfig:
     recon_certainty_scale: float = 10.0
     # loss weights of Algorithm 1
     rate_weight: float = 1.0
-    rate_l1_weight: float = 0.01
+    rate_l1_weight: float = 0.002
     codebook_weight: float = 1.0
     da_weight: float = 1.0
     da_normalize: bool = True
+    loss_normalize: bool = True
+    power_normalize: bool = True
     train_snr_db: tuple[float, float] = (0.0, 12.0)
 
     def __post_init__(self) -> None:
         check_config_types(self, "U-DeepSC")
-        for name in ("tasks", "image_select_after", "text_select_after", "speech_select_after"):
+        for name in ("tasks", "image_select_after", "text_select_after", "speech_select_after",
+                     "keep_all_tasks"):  # fmt: skip
             setattr(self, name, tuple(getattr(self, name)))
         self.train_snr_db = tuple(float(s) for s in self.train_snr_db)
         if self.exit_loss_weights is not None:
@@ -238,7 +246,7 @@ class UDeepSCConfig:
             raise SemcomError("exit_loss_weights must be >= 0")
         if not self.tasks:
             raise SemcomError("a U-DeepSC model needs at least one task")
-        for t in self.tasks:
+        for t in self.tasks + self.keep_all_tasks:
             task_spec(t)
         if len(set(self.tasks)) != len(self.tasks):
             raise SemcomError(f"tasks repeated: {self.tasks}")
@@ -259,6 +267,10 @@ class UDeepSCConfig:
         if self.transmission not in ("digital", "analog"):
             raise UnknownNameError(
                 f"unknown transmission {self.transmission!r}; known: digital, analog"
+            )
+        if self.train_selection not in ("topk", "gumbel"):
+            raise UnknownNameError(
+                f"unknown train_selection {self.train_selection!r}; known: topk, gumbel"
             )
         if self.index_decoding not in ("hard", "soft"):
             raise UnknownNameError(
@@ -296,6 +308,8 @@ class UDeepSCConfig:
             raise SemcomError("text_embed_std and decoder_pos_std must be > 0")
         if not 0.0 < self.rho_init < 1.0:
             raise SemcomError("rho_init must be in (0, 1)")
+        if not 0.0 <= self.rho_min < self.rho_init:
+            raise SemcomError("rho_min must be in [0, rho_init)")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -371,6 +385,9 @@ def paper_config(**overrides: Any) -> UDeepSCConfig:
         num_cls_queries=4,
         num_classes={"imgc": 10, "textc": 2, "vqa": 3129, "msa": 2},
         lcm_hidden=128,
+        rho_min=0.0,
+        rate_l1_weight=0.01,
+        keep_all_tasks=(),
     )
     base.update(overrides)
     return UDeepSCConfig(**base)

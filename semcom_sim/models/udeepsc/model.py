@@ -133,12 +133,10 @@ class UDeepSC(nn.Module):
         )
         kept = sum((o.mask.detach() * o.valid).sum(dim=1) for o in sent.values())
         valid = sum(o.valid.sum(dim=1) for o in sent.values())
-        if self.config.dynamic:
-            l_rate = sum(
-                rate_loss(o.rho, o.ratios, self.config.rate_l1_weight) for o in sent.values()
-            )
-        else:
-            l_rate = torch.zeros((), device=device)
+        l_rate = torch.zeros((), device=device)
+        for o in sent.values():
+            if o.rho is not None:
+                l_rate = l_rate + rate_loss(o.rho, o.ratios, self.config.rate_l1_weight)
         out = dict(dec)
         out[{"image_reconstruction": "recon"}.get(spec.kind, "logits")] = dec["output"]
         out.update(

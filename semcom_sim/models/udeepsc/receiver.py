@@ -115,11 +115,14 @@ class UnifiedReceiver(nn.Module):
         self.cfg = cfg
         d = cfg.decoder_dim
         self.channel_decoder = ChannelDecoder(cfg, device=device)
+        # reconstruction queries are positions: unit-scale like the LayerNorm-ed memory they are
+        # added to (see :meth:`forward`); classification queries start small as in DETR/ViT
         self.queries = nn.ParameterDict(
             {
                 t: nn.Parameter(
                     nn.init.trunc_normal_(
-                        torch.empty(cfg.num_queries(t), d, device=device), std=0.02
+                        torch.empty(cfg.num_queries(t), d, device=device),
+                        std=self._query_std(cfg, t),
                     )
                 )
                 for t in cfg.tasks
@@ -133,6 +136,35 @@ class UnifiedReceiver(nn.Module):
         self.lcm = nn.ModuleDict(
             {t: CertaintyModule(d, cfg.lcm_hidden, device=device) for t in cfg.tasks}
         )
+
+    @staticmethod
+    def _query_std(cfg: UDeepSCConfig, task: str) -> float:
+        recon = task_spec(task).kind in ("image_reconstruction", "text_reconstruction")
+        return 1.0 if recon and cfg.recon_from_received else 0.02
+
+    def initial_queries(
+        self, task: str, memory: Tensor, weight: Tensor, n_out: int | None
+    ) -> Tensor:
+        """Decoder input ``[B, Nq, d]``: the task's queries; with ``recon_from_received`` a
+        reconstruction query also starts from the received feature at its position (the
+        channel-decoded memory row of the patch / word, zero where the feature was dropped), as
+        the official code decodes reconstruction from the received features themselves, and a
+        classification query from the mean of the received features."""
+        q = self.queries[task]
+        if n_out is not None:
+            q = q[:n_out]
+        x = q.unsqueeze(0).expand(memory.shape[0], -1, -1)
+        kind = task_spec(task).kind
+        if not self.cfg.recon_from_received:
+            return x
+        if kind in ("image_reconstruction", "text_reconstruction"):
+            n = x.shape[1]  # the modality's features come first in the memory
+            return x + memory[:, :n] * weight[:, :n, None]
+        # classification queries start from the mean received feature (a direct path like a
+        # ViT's mean pooling; measured: the queries alone learn shapes32 about 2x slower)
+        w = weight[..., None]
+        pooled = (memory * w).sum(dim=1) / w.sum(dim=1).clamp_min(1.0)
+        return x + pooled[:, None, :]
 
     def forward(
         self,
@@ -155,10 +187,7 @@ class UnifiedReceiver(nn.Module):
         """
         memory, weight = self.channel_decoder(received, masks)
         b, n = memory.shape[0], len(self.layers)
-        queries = self.queries[task]
-        if num_outputs is not None:
-            queries = queries[:num_outputs]
-        x = queries.unsqueeze(0).expand(b, -1, -1)
+        x = self.initial_queries(task, memory, weight, num_outputs)
         head, lcm = self.heads[task], self.lcm[task]
         outs, certs = [], []
         exit_layer = torch.full((b,), n, dtype=torch.int64, device=memory.device)

@@ -43,6 +43,34 @@ def gumbel_keep(log_probs: Tensor, tau: float, generator: torch.Generator | None
     return (hard - soft.detach() + soft)[..., 0]
 
 
+def gumbel_topk_keep(
+    log_probs: Tensor, current: Tensor, k: Tensor, tau: float, generator: torch.Generator | None
+) -> Tensor:
+    """Training-time selection that keeps exactly the inference count (leak-free).
+
+    The ``k[b]`` features with the highest Gumbel-perturbed keep logit
+    ``log pi_keep - log pi_drop + L`` (``L`` logistic noise: the difference of two Gumbels, so
+    the ranking is a sample of eq. 17's decisions conditioned on keeping ``k``) among those still
+    kept; the gradient is the straight-through one of the soft decision
+    ``sigmoid((logit + L) / tau)``. The number kept is the same function of ``(N, rho)`` as at
+    inference (:func:`keep_count`), so it carries nothing about the example beyond its length
+    and SNR — with eq. 17's independent decisions the count alone can encode the label (measured
+    on sentiment: 0 % kept for every negative sentence, 77 % for every positive one).
+
+    Args:
+        log_probs: ``[B, N, 2]`` log (keep, drop) probabilities; current: ``[B, N]`` 0/1 mask;
+            k: int64 ``[B]``.
+    Returns:
+        float ``[B, N]``: ``min(k[b], current[b].sum())`` ones per row in the forward pass.
+    """
+    u = torch.rand(log_probs.shape[:-1], generator=generator, device=log_probs.device)
+    u = u.clamp(1e-7, 1.0 - 1e-7)
+    logit = log_probs[..., 0] - log_probs[..., 1] + torch.log(u) - torch.log1p(-u)
+    hard = topk_keep(logit.detach(), current, k)
+    soft = torch.sigmoid(logit / tau) * current
+    return hard - soft.detach() + soft
+
+
 def topk_keep(score: Tensor, current: Tensor, k: Tensor) -> Tensor:
     """Keep the ``k[b]`` highest-scoring features among those still kept (inference path).
 
@@ -117,12 +145,19 @@ class KeepRatioNet(nn.Module):
     """Target keep ratios ``rho(sigma^2) = [rho^1, ..., rho^Q]``, non-decreasing in sigma^2.
 
     ``h = tanh(softplus(a) * t + b)``, ``r_q = sigmoid(softplus(W_q) . h + c_q)``,
-    ``rho^q = prod_{j<=q} r_j`` with ``t = log10 sigma^2``. Every factor is non-negative and
-    non-decreasing in ``t`` for any real parameters, so the products are too.
+    ``rho^q = f + (1 - f) prod_{j<=q} r_j`` with ``t = log10 sigma^2`` and a floor ``f``
+    (``rho_min``; 0 = the paper). Every factor is non-negative and non-decreasing in ``t`` for
+    any real parameters, so the products are too.
     """
 
-    def __init__(self, num_stages: int, hidden: int, init_ratio: float, device=None) -> None:
+    def __init__(
+        self, num_stages: int, hidden: int, init_ratio: float, device=None, floor: float = 0.0
+    ) -> None:
         super().__init__()
+        if not 0.0 <= floor < init_ratio:
+            raise ValueError(f"floor must be in [0, init_ratio), got {floor}")
+        self.floor = floor
+        init_ratio = (init_ratio - floor) / (1.0 - floor)
         self.a = nn.Parameter(torch.zeros(hidden, device=device))
         self.b = nn.Parameter(torch.linspace(-1.0, 1.0, hidden, device=device))
         self.w = nn.Parameter(torch.full((num_stages, hidden), -2.0, device=device))
@@ -136,7 +171,7 @@ class KeepRatioNet(nn.Module):
         """``log_no`` ``[B]`` -> ``rho`` ``[B, Q]`` in (0, 1), non-increasing along Q."""
         h = torch.tanh(nn.functional.softplus(self.a) * log_no[:, None] + self.b)
         r = torch.sigmoid(h @ nn.functional.softplus(self.w).T + self.c)
-        return torch.cumprod(r, dim=-1)
+        return self.floor + (1.0 - self.floor) * torch.cumprod(r, dim=-1)
 
 
 def rate_loss(rho: Tensor, ratios: Tensor, l1_weight: float) -> Tensor:

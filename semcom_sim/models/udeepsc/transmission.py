@@ -119,10 +119,27 @@ class FeatureLink(nn.Module):
             for m in cfg.modalities:
                 table = index_symbol_table(cfg.bits_per_index(m), cfg.num_bits_per_symbol)
                 self.register_buffer(f"table_{m}", table.to(device), persistent=False)
+                # running mean energy of the sent index symbols (the model uses some indices
+                # more than others, so the QAM points' uniform average of 1 does not hold)
+                self.register_buffer(f"energy_{m}", torch.ones((), device=device))
 
     def symbol_table(self, modality: str) -> Tensor:
-        """Complex ``[K_m, S_m]`` symbols of every index of ``modality``'s sub-codebook."""
-        return getattr(self, f"table_{modality}")
+        """Complex ``[K_m, S_m]`` symbols of every index of ``modality``'s sub-codebook, scaled
+        to unit mean energy per sent symbol (``power_normalize``, the one power convention)."""
+        table = getattr(self, f"table_{modality}")
+        if self.cfg.power_normalize:
+            table = table * getattr(self, f"energy_{modality}").rsqrt()
+        return table
+
+    @torch.no_grad()
+    def track_energy(self, modality: str, idx: Tensor, weight: Tensor, momentum: float = 0.02):
+        """Training: update the running mean energy of ``modality``'s sent symbols (unscaled
+        table) from indices ``idx`` ``[B, N, G]`` weighted by ``weight`` (1 = sent)."""
+        e = getattr(self, f"table_{modality}")[idx].abs().pow(2).mean(dim=-1)  # [B, N, G]
+        w = weight.to(e.dtype)
+        if float(w.sum()) > 0:
+            buf = getattr(self, f"energy_{modality}")
+            buf.mul_(1 - momentum).add_(momentum * (e * w).sum() / w.sum())
 
     def forward(
         self,
@@ -153,6 +170,8 @@ class FeatureLink(nn.Module):
             idx, e = self.codebook.quantize(z, key[m])
             if self.training and self.codebook.restart:
                 self.codebook.track_usage(key[m], idx, z, weight)
+            if self.training and self.cfg.power_normalize:
+                self.track_energy(m, idx, weight)
             losses.append(codebook_loss(z, e, self.cfg.beta, weight))
             sym = self.symbol_table(m)[idx]  # [B, N, G, S]
             xs.append(sym.flatten(1))

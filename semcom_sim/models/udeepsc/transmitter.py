@@ -22,6 +22,7 @@ from semcom_sim.models.udeepsc.selection import (
     KeepRatioNet,
     SelectionModule,
     gumbel_keep,
+    gumbel_topk_keep,
     keep_count,
     topk_keep,
 )
@@ -188,13 +189,28 @@ class Transmitter(nn.Module):
         hidden = max(4, int(round(dim * cfg.selection_dim_ratio)))
         # each module starts keeping rho_init ** (1/Q), so the masks start near rho_init
         init_keep = cfg.rho_init ** (1.0 / max(1, len(self.select_after)))
-        self.selectors = nn.ModuleList(
-            SelectionModule(dim, hidden, init_keep, device=device) for _ in self.select_after
-        )
+        keep_all = set(cfg.keep_all_tasks)
+
+        def selectors() -> nn.ModuleList:
+            return nn.ModuleList(
+                SelectionModule(dim, hidden, init_keep, device=device) for _ in self.select_after
+            )
+
+        # the paper's selection modules are task specific; ``selection_per_task = False`` shares
+        # one set per modality (the earlier reading)
+        if cfg.selection_per_task:
+            self.selectors = nn.ModuleDict(
+                {t: selectors() for t in tasks if t not in keep_all or not self.select_after}
+            )
+        else:
+            self.selectors = nn.ModuleDict({"shared": selectors()})
         self.rho_nets = nn.ModuleDict(
             {
-                t: KeepRatioNet(len(self.select_after), cfg.rho_hidden, cfg.rho_init, device)
+                t: KeepRatioNet(
+                    len(self.select_after), cfg.rho_hidden, cfg.rho_init, device, cfg.rho_min
+                )
                 for t in (tasks if self.select_after else [])
+                if t not in keep_all
             }
         )
         self.norm = nn.LayerNorm(dim, device=device)
@@ -243,21 +259,32 @@ class Transmitter(nn.Module):
             )
         mask = valid
         num_valid = valid.sum(dim=1).clamp_min(1.0)
-        rho = self.rho_nets[task](log_no) if self.select_after else None
+        select = bool(self.select_after) and task not in self.cfg.keep_all_tasks
+        rho = self.rho_nets[task](log_no) if select else None
         ratios, stage_masks = [], []
         for i, layer in enumerate(self.layers, start=1):
             if i > self.shared_layers:
                 h = layer(h, weight)
-            if i not in self.select_after:
+            if not select or i not in self.select_after:
                 continue
             q = self.select_after.index(i)
-            log_p = self.selectors[q](h[:, :n], mask, log_no)
-            if self.training:
+            selector = self.selectors[task if self.cfg.selection_per_task else "shared"][q]
+            log_p = selector(h[:, :n], mask, log_no)
+            k = keep_count(num_valid, rho[:, q])
+            if self.training and self.cfg.train_selection == "gumbel":
                 mask = mask * gumbel_keep(log_p, self.cfg.gumbel_tau, generator)
+                ratios.append((mask * valid).sum(dim=1) / num_valid)
+            elif self.training:
+                # the count is fixed by rho; rho follows the keep probabilities the task asks
+                # for (eq. 18 against their mean) instead of the sampled count
+                before = mask
+                mask = gumbel_topk_keep(log_p, mask, k, self.cfg.gumbel_tau, generator)
+                wanted = (before * valid * log_p[..., 0].exp()).sum(dim=1) / num_valid
+                ratios.append(wanted)
             else:
-                mask = topk_keep(log_p[..., 0].exp(), mask, keep_count(num_valid, rho[:, q]))
+                mask = topk_keep(log_p[..., 0].exp(), mask, k)
+                ratios.append((mask * valid).sum(dim=1) / num_valid)
             stage_masks.append(mask)
-            ratios.append((mask * valid).sum(dim=1) / num_valid)
             weight = torch.cat([mask, ones], dim=1)
         z = self.proj(self.norm(h[:, :n]))
         return TransmitterOutput(
