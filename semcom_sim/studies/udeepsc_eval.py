@@ -1,4 +1,4 @@
-"""Measure the committed U-DeepSC / T-DeepSC checkpoints against the targets of issue 5.
+"""Measure the committed U-DeepSC / T-DeepSC checkpoints against the targets of issues 5 and 12.
 
     python -m semcom_sim.models.udeepsc.evaluate --out results/udeepsc --samples 500
 
@@ -34,6 +34,7 @@ from semcom_sim.options import ArgParser
 
 SCHEMES = ("udeepsc", "tdeepsc", "upper-bound")
 REFERENCES = ("majority-class", "question-prior", "mean-image", "mean-colour", "block-colour")
+EXIT_STUDY = ("udeepsc-layer1", "udeepsc-layer4")  # first and last exit of the tiny decoder
 TASKS = tuple(MODEL_TASK)
 COMPARE_SNR_DB = 12.0
 CERTAINTY_SNRS_DB = (0.0, 6.0, 12.0)
@@ -50,7 +51,7 @@ def run_sweep(out: Path, samples: int, seed: int) -> list:
     from semcom_sim.commands.sweep import sweep_main
     from semcom_sim.sim.store import ResultStore
 
-    argv = ["--schemes", ",".join(SCHEMES + REFERENCES), "--tasks", ",".join(TASKS)]
+    argv = ["--schemes", ",".join(SCHEMES + REFERENCES + EXIT_STUDY), "--tasks", ",".join(TASKS)]
     argv += ["--snr=-6:18", "--samples", str(samples), "--seed", str(seed)]
     argv += ["--out", str(out), "--quiet", "--no-plot"]
     sweep_main(argv)
@@ -234,12 +235,82 @@ def summarise(recs, params: dict, certainty: dict, primary: dict[str, str]) -> d
             "exit_layer": {s: [v for _, v in ex[s]] for s in ex},
             "exit_layer_non_increasing": {s: _non_increasing([v for _, v in ex[s]]) for s in ex},
         }
+    for name, t in per_task.items():  # first vs last exit of U-DeepSC (Fig. 8)
+        key = t["metric"]
+        t["exits_12db"] = {
+            s: dict(_series(recs, s, name, key)).get(COMPARE_SNR_DB) for s in EXIT_STUDY
+        }
     return {
         "snr_db": [s for s, _ in _series(recs, "udeepsc", TASKS[0], "symbols")],
         "tasks": per_task,
+        "issue12": issue12_targets(per_task),
         "parameters": params,
         "certainty": certainty,
     }
+
+
+# Issue 12 targets at 12 dB: task -> model -> (kind, threshold). Kinds: "abs" (value >= t),
+# "ref+" (>= the named reference + t), "rel" (within t relative of another model's value).
+TARGETS_12: dict[str, dict[str, tuple]] = {
+    "image-classification": {
+        "upper-bound": ("abs", 0.85),
+        "tdeepsc": ("abs", 0.80),
+        "udeepsc": ("abs", 0.75),
+    },
+    "image-reconstruction": {
+        "upper-bound": ("ref+", "mean-colour", 5.0),
+        "tdeepsc": ("ref+", "mean-colour", 4.0),
+        "udeepsc": ("ref+", "mean-colour", 3.0),
+    },
+    "text-reconstruction": {
+        "upper-bound": ("abs", 0.70),
+        "tdeepsc": ("abs", 0.45),
+        "udeepsc": ("abs", 0.40),
+    },
+    "sentiment": {
+        "upper-bound": ("abs", 0.97),
+        "tdeepsc": ("abs", 0.95),
+        "udeepsc": ("abs", 0.90),
+    },
+    "vqa": {
+        "upper-bound": ("ref+", "question-prior", 0.15),
+        "tdeepsc": ("rel", "upper-bound", 0.10),
+        "udeepsc": ("rel", "tdeepsc", 0.10),
+    },
+    "video-sentiment": {
+        "upper-bound": ("ref+", "majority-class", 0.15),
+        "tdeepsc": ("rel", "upper-bound", 0.10),
+        "udeepsc": ("rel", "tdeepsc", 0.10),
+    },
+}
+
+
+def issue12_targets(per_task: dict) -> list[dict]:
+    """One row per (task, model): measured value at 12 dB, the target it must reach, met."""
+    rows = []
+    names = {m: m.replace("-", "_") + "_12db" for m in ("upper-bound", "tdeepsc", "udeepsc")}
+    for task, models in TARGETS_12.items():
+        t = per_task.get(task)
+        if t is None:
+            continue
+        refs = t.get("references_12db", {})
+        for model, spec in models.items():
+            value = t[names[model]]
+            if spec[0] == "abs":
+                need, text = spec[1], f">= {spec[1]:g}"
+            elif spec[0] == "ref+":
+                base = refs.get(spec[1], math.nan)
+                need, text = base + spec[2], f">= {spec[1]} ({_fmt(base)}) + {spec[2]:g}"
+            else:
+                other = t[names[spec[1]]]
+                need = other - spec[2] * abs(other)
+                text = f">= {spec[1]} ({_fmt(other)}) - {100 * spec[2]:g} %"
+            met = value is not None and not math.isnan(need) and value >= need
+            rows.append(
+                {"task": task, "model": model, "metric": t["metric"], "value": value,
+                 "target": text, "needed": need, "met": bool(met)}  # fmt: skip
+            )
+    return rows
 
 
 def _fmt(x, digits=3) -> str:
@@ -303,6 +374,34 @@ def _report(s: dict) -> str:
         "",
         f"Command: `{s['command']}` ({s['wall_s']:.0f} s). AWGN, SNR grid {snrs} dB; the raw",
         "sweep (SQLite, CSV, plots, config) is in `sweep/`.",
+        "",
+        "## 0. Issue 12 targets at 12 dB (500 test examples)",
+        "",
+    ]
+    md += markdown_table(
+        ["task", "model", "metric", "measured", "target", "met"],
+        (
+            [r["task"], r["model"], r["metric"], _fmt(r["value"]), r["target"],
+             "yes" if r["met"] else f"**no** (short by {_fmt(r['needed'] - r['value'])})"]
+            for r in s.get("issue12", [])
+        ),
+    )  # fmt: skip
+    md += [
+        "",
+        "First vs last decoder exit of U-DeepSC at 12 dB (Fig. 8; target: last better by >= 2 "
+        "points on two classification tasks):",
+        "",
+    ]
+    md += markdown_table(
+        ["task", "metric", *EXIT_STUDY, "last - first"],
+        (
+            [name, t["metric"], *(_fmt(t["exits_12db"].get(e)) for e in EXIT_STUDY),
+             _fmt((t["exits_12db"].get(EXIT_STUDY[-1]) or math.nan)
+                  - (t["exits_12db"].get(EXIT_STUDY[0]) or math.nan))]
+            for name, t in s["tasks"].items()
+        ),
+    )  # fmt: skip
+    md += [
         "",
         "## 1. U-DeepSC vs T-DeepSC at 12 dB (target: U-DeepSC within 10 % relative)",
         "",

@@ -112,11 +112,12 @@ def parameter_counts() -> dict:
 
 
 # Bumped when the scheme's numbers change for the same checkpoint (part of every point's key):
-# 2 = the kept-position side information is counted in num_symbols.
-IMPLEMENTATION = 2
+# 2 = the kept-position side information is counted in num_symbols; 3 = the issue-12 models
+# (per-task selection, unit-energy index symbols, reconstruction from the received features).
+IMPLEMENTATION = 3
 # Bumped only when the predictions change for the same checkpoint and inputs (the identity of
 # the noiseless task models that conventional schemes use as receivers).
-PREDICTIONS = 1
+PREDICTIONS = 2
 
 
 class DeepSCScheme(Scheme):
@@ -332,7 +333,7 @@ SCHEMES.register("upper-bound", "T-DeepSC tiny with features delivered noiseless
 )
 
 # The multi-exit studies of Figs. 8 and 10 (cheap: in the default sweep, tagged "study").
-STUDY_LAYERS = (1, 2, 3)  # the tiny decoder's depth
+STUDY_LAYERS = (1, 2, 3, 4)  # the tiny decoder's depth
 STUDY_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.95)
 for _layer in STUDY_LAYERS:
     SCHEMES.register(

@@ -52,7 +52,10 @@ def gumbel_topk_keep(
     ``log pi_keep - log pi_drop + L`` (``L`` logistic noise: the difference of two Gumbels, so
     the ranking is a sample of eq. 17's decisions conditioned on keeping ``k``) among those still
     kept; the gradient is the straight-through one of the soft decision
-    ``sigmoid((logit + L) / tau)``. The number kept is the same function of ``(N, rho)`` as at
+    ``sigmoid((logit + L) / tau)`` of the kept features only: a dropped feature is not sent, so
+    what the receiver makes of its slot says nothing about its use (measured: with the gradient
+    of every slot, the garbage decoded from empty slots pushes all keep probabilities down and
+    rho spirals to its floor). The number kept is the same function of ``(N, rho)`` as at
     inference (:func:`keep_count`), so it carries nothing about the example beyond its length
     and SNR — with eq. 17's independent decisions the count alone can encode the label (measured
     on sentiment: 0 % kept for every negative sentence, 77 % for every positive one).
@@ -67,7 +70,7 @@ def gumbel_topk_keep(
     u = u.clamp(1e-7, 1.0 - 1e-7)
     logit = log_probs[..., 0] - log_probs[..., 1] + torch.log(u) - torch.log1p(-u)
     hard = topk_keep(logit.detach(), current, k)
-    soft = torch.sigmoid(logit / tau) * current
+    soft = torch.sigmoid(logit / tau) * hard
     return hard - soft.detach() + soft
 
 
