@@ -10,6 +10,7 @@ def load_catalog() -> tuple[Registry, Registry]:
     import semcom_sim.baselines.references  # noqa: F401
     import semcom_sim.baselines.registry  # noqa: F401
     import semcom_sim.models.ffmnet.schemes  # noqa: F401
+    import semcom_sim.models.udeepsc.local  # noqa: F401
     import semcom_sim.models.udeepsc.receivers  # noqa: F401
     import semcom_sim.models.udeepsc.schemes  # noqa: F401
     import semcom_sim.tasks  # noqa: F401

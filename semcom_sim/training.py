@@ -160,6 +160,7 @@ TRAINERS: Registry = Registry("trainer")
 def load_trainers() -> Registry:
     """Import the model packages' trainer modules (they register themselves)."""
     import semcom_sim.models.ffmnet.trainer  # noqa: F401
+    import semcom_sim.models.udeepsc.local  # noqa: F401
     import semcom_sim.models.udeepsc.trainers  # noqa: F401
 
     return TRAINERS

@@ -242,3 +242,28 @@ def test_tdeepsc_trainer_takes_train_snr_and_snr_warmup(tmp_path):
     assert main(argv + ["--out", str(tmp_path / "x"), "--set", "text_embed_std"]) == 2
     assert main(argv + ["--out", str(tmp_path / "u"), "--train-snr", "9", "3"]) == 2
     assert main(argv + ["--out", str(tmp_path / "v"), "--snr-warmup", "-1"]) == 2
+
+
+def test_local_model_reference_trains_loads_and_classifies(tmp_path):
+    """``semcom-sim train local`` writes a checkpoint the ``local-model`` reference serves."""
+    import shutil
+
+    from semcom_sim.catalog import load_catalog
+    from semcom_sim.cli import main as cli_main
+    from semcom_sim.models.udeepsc.local import LocalModel
+
+    out = tmp_path / "run"
+    argv = ["train", "local", "--steps", "3", "--out", str(out), "--quiet", "--batch-size", "4"]
+    assert cli_main(argv) == 0
+    shutil.copytree(out / "final", tmp_path / "ck" / "local-tiny-imgc")
+    schemes, tasks = load_catalog()
+    assert schemes.create("local-model").role == "reference"
+    task = tasks.create("image-classification")
+    scheme = LocalModel(checkpoints=tmp_path / "ck")
+    assert scheme.supports(task) and not scheme.supports(tasks.create("sentiment"))
+    scheme.prepare(task, torch.device("cpu"))
+    batch = next(task.load(6, 0).batches(6))
+    res = scheme.run(batch, None, torch.zeros(6), torch.Generator())
+    assert res.predictions.shape == (6,) and (res.num_symbols == 0).all()
+    assert scheme.identity(task)["manifest_sha256"] != "missing"
+    assert cli_main(["train", "local", "--task", "vqa", "--out", str(tmp_path / "x")]) == 2
