@@ -31,7 +31,7 @@ from pathlib import Path
 
 from semcom_sim.sim.labels import METRIC_LABELS
 from semcom_sim.sim.store import Record, write_json
-from semcom_sim.sim.styles import draw_curve, mcs_style, scheme_style
+from semcom_sim.sim.styles import draw_curve, mcs_efficiency, mcs_style, scheme_style
 
 DEFAULT_FRACTION = 0.9
 SNR_LABEL = "SNR [dB] (Es/N0 per complex symbol)"
@@ -217,12 +217,19 @@ def _save_png(fig, out_dir: Path, stem: str, **_) -> list[Path]:
 _ORDER = ("separate", "envelope", "capacity", "learned", "reference")
 
 
+def _mcs_order(mcs: str) -> tuple[float, str]:
+    e = mcs_efficiency(mcs)
+    return (e if not math.isnan(e) else math.inf), mcs
+
+
 def _draw_cliff_curves(ax, by_scheme, roles, curves, metric: str) -> None:
     """The staircase members (thin dash-dot, shades of their envelope's family), then every
     scheme in its own style, references last."""
     for env in sorted(s for s in by_scheme if roles[s] == "envelope"):
         family = env.removesuffix("-envelope")
-        for mcs, (xs, ys) in sorted(staircase(by_scheme[env], metric).items()):
+        members = staircase(by_scheme[env], metric)
+        for mcs in sorted(members, key=_mcs_order):
+            xs, ys = members[mcs]
             if "/" in mcs.split("-", 1)[0]:  # codec/MCS members of a best-codec envelope
                 continue
             st = mcs_style(family, mcs)

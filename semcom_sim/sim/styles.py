@@ -32,6 +32,7 @@ __all__ = [
     "Style",
     "draw_curve",
     "is_paper_default",
+    "mcs_efficiency",
     "mcs_style",
     "scheme_style",
 ]
@@ -117,6 +118,7 @@ NAMED: dict[str, Style] = {
     "ffmnet-jscc-512x-snr10": Style("#5b3a8c", "-", "^", 1.8),
     "ffmnet-jscc-512x-ref": Style("#9467bd", ":", "", 1.6),
     "ffmnet-jpeg-ldpc": Style("#7f2704", "-", "D", 1.8),
+    "udeepsc-fixed-layer": Style("#3f3fbf", DOT, "^", 1.6),  # Fig. 10: all udeepsc-layer<l>
     # trivial references: grey, dashed / dotted
     "majority-class": Style("#555555", DASH, "", 1.3),
     "question-prior": Style("#555555", DOT, "", 1.5),
@@ -135,15 +137,23 @@ _FALLBACK_COLOURS = (
 _FALLBACK_LS = ("-", (0, (6, 1.5)), (0, (2, 1)), (0, (6, 1.5, 1.5, 1.5)), (0, (8, 2, 1, 2, 1, 2)))
 
 
+def mcs_efficiency(mcs: str) -> float:
+    """Information bits per complex symbol of an MCS label (``ldpc-2/3-16qam`` -> 2.67); NaN
+    for a label that is not ``<code>-<k>/<n>-<modulation>``."""
+    m = _MCS.match(mcs)
+    if not m:
+        return float("nan")
+    return int(m["num"]) / int(m["den"]) * _MOD_BITS.get(m["mod"], 2)
+
+
 def mcs_style(family: str, mcs: str) -> Style:
     """A fixed-MCS curve of ``family`` (e.g. ``jpeg``, ``ldpc-1/2-16qam``): dash-dot, thin, the
     family's hue, darker for a higher spectral efficiency. The same whether the curve is a
     scheme (``jpeg-ldpc-1/2-16qam``) or a member stored inside ``jpeg-envelope``'s records."""
-    m = _MCS.match(mcs)
     base = FAMILY_COLOURS.get(family) or _fallback(family).color
-    if not m:
+    eff = mcs_efficiency(mcs)
+    if eff != eff:  # NaN: not an MCS label
         return Style(shade(base, 0.3), (0, (3, 1, 1, 1, 1, 1)), ".", 0.9)
-    eff = int(m["num"]) / int(m["den"]) * _MOD_BITS.get(m["mod"], 2)
     t = max(-0.6, min(0.7, 0.7 - 0.42 * eff))  # 2/3 bit light ... 6 bit dark
     return Style(shade(base, t), "-.", ".", 0.9)
 
