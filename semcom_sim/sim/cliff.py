@@ -238,7 +238,8 @@ def _draw_cliff_curves(ax, by_scheme, roles, curves, metric: str) -> None:
             line.set_gid(f"mcs:{family}:{mcs}")
     for s in sorted(by_scheme, key=lambda s: (_ORDER.index(roles[s]), s)):
         role = by_scheme[s][0].role
-        draw_curve(ax, s, *curves[s], role=role, label=f"{s} ({roles[s]})", ms=3)
+        part = "upper bound" if roles[s] == "learned" and role == "bound" else roles[s]
+        draw_curve(ax, s, *curves[s], role=role, label=f"{s} ({part})", ms=3)
 
 
 def place_crossover_labels(fig, ax, labels: Sequence[tuple[float, str, str]], fontsize=7) -> float:

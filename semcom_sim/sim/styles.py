@@ -13,7 +13,8 @@ Fig. 7, the cliff figures and the per-task plots. The rules, in order:
   ``udeepsc-exit<d>`` (dashed, shade by ``d``), ``udeepsc-layer<l>`` (dotted, shade by ``l``),
   ``<codec>-ldpc-<rate>-<modulation>`` (fixed MCS, dash-dot, shade by spectral efficiency; also
   the member curves stored inside ``<codec>-envelope`` records), ``<codec>-envelope`` (thick),
-  ``<codec>-capacity`` (dashed), ``<codec>-q<Q>-ldpc`` and ``<codec>-<x>-envelope`` variants;
+  ``<codec>-capacity`` (dashed), ``<codec>-q<Q>-ldpc`` and ``<codec>-<x>-envelope`` variants,
+  ``ffmnet-jscc-<ratio>x-<kind>`` (purple, darker for a higher ratio, line style by kind);
 - any other name gets a colour and line style from a hash of the name.
 
 :func:`is_paper_default` splits the schemes of a task into the papers' comparison (drawn in the
@@ -24,6 +25,7 @@ quality ladders ...), drawn in a separate figure.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 
@@ -176,6 +178,11 @@ def scheme_style(name: str, role: str | None = None) -> Style:
         k = int(m[1])
         base = "#3f3fbf"
         return Style(shade(base, 0.6 - 0.25 * ((k - 1) % 6)), DOT if k <= 6 else ":", "^", 1.5)
+    m = re.fullmatch(r"ffmnet-jscc-(\d+)x-(ref|noiseless|e2e-ref|noiseless-e2e)", name)
+    if m:  # FFMNet JSCC per compression ratio: darker for a higher ratio, line style by kind
+        t = max(-0.6, min(0.6, 0.45 - 0.3 * (math.log2(int(m[1])) - 7)))
+        ls = {"ref": DOT, "noiseless": "--", "e2e-ref": DASHDOT, "noiseless-e2e": (0, (2, 1))}
+        return Style(shade(FAMILY_COLOURS["ffmnet"], t), ls[m[2]], "p", 1.4)
     m = _MCS.match(name)
     if m and m["fam"]:
         return mcs_style(m["fam"], name[len(m["fam"]) + 1 :])
