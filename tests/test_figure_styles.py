@@ -123,8 +123,10 @@ def _check_outside(fig) -> None:
     axes = [ax.get_window_extent(r) for ax in fig.axes]
     legends = [lg.get_window_extent(r) for lg in fig.legends]
     legends += [ax.get_legend().get_window_extent(r) for ax in fig.axes if ax.get_legend()]
-    for lg, ab in itertools.product(legends, axes):
-        assert not lg.overlaps(ab), "a legend lies over a panel"
+    titles = [fig._suptitle.get_window_extent(r)] if fig._suptitle else []
+    titles += [ax.title.get_window_extent(r) for ax in fig.axes if ax.get_title()]
+    for lg, ab in itertools.product(legends, axes + titles):
+        assert not lg.overlaps(ab), "a legend lies over a panel or a title"
     labels = [t.get_window_extent(r) for ax in fig.axes for t in ax.texts
               if t.get_gid() == "crossover-label"]  # fmt: skip
     for a, b in itertools.combinations(labels, 2):

@@ -80,16 +80,28 @@ def panel_grid(n: int, ncols: int = 3) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def outside_legend(fig, axes) -> None:
-    """One legend for the whole figure, right of the panels: every distinct label once (a scheme
-    has one style in every panel, so one entry stands for all of them)."""
+def outside_legend(fig, axes, first: tuple[str, ...] = LEARNED) -> None:
+    """One legend for the whole figure, right of all panels and below the title, of the labels
+    of ``axes``: every distinct label once (a scheme has one style in every panel, so one entry
+    stands for all of them); labels of ``first`` lead in that order, the trivial references and
+    chance come last."""
     seen: dict[str, object] = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(lab, h)
+
+    def rank(item: tuple[int, str]) -> tuple[int, int]:
+        i, lab = item
+        if lab in first:
+            return 0, first.index(lab)
+        return (2 if lab.endswith("(reference)") or lab == "chance" else 1), i
+
+    labels = [lab for _, lab in sorted(enumerate(seen), key=rank)]
     fig.tight_layout()
-    fig.legend(list(seen.values()), list(seen), loc="upper left", bbox_to_anchor=(1.0, 0.97),
-               fontsize=8, borderaxespad=0.0)  # fmt: skip
+    right = max(ax.get_position().x1 for ax in fig.axes)
+    top = max(ax.get_position().y1 for ax in fig.axes)
+    fig.legend([seen[lab] for lab in labels], labels, loc="upper left", fontsize=8,
+               bbox_to_anchor=(right + 0.01, top), borderaxespad=0.0)  # fmt: skip
 
 
 def fig7_figure(res: Results, channel: str, primary: dict[str, str]):
