@@ -183,8 +183,8 @@ def save_figure(fig, out_dir: Path, stem: str, caption: str) -> list[Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     png, pdf, txt = (out_dir / f"{stem}.{ext}" for ext in ("png", "pdf", "txt"))
-    fig.savefig(png, dpi=120)
-    fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None})
+    fig.savefig(png, dpi=120, bbox_inches="tight")  # legends outside the axes are kept
+    fig.savefig(pdf, bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
     plt.close(fig)
     with atomic_write(txt) as f:
         f.write(caption.strip() + "\n")

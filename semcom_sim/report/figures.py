@@ -42,11 +42,13 @@ def cliff_figures(res: Results, out: Path, channel: str, primary) -> list[Path]:
     def save(fig, out_dir, stem, task, channel, dataset, crossovers):
         found = [f"{s} falls below {t} at {x:.1f} dB" for (s, t), x in crossovers.items() if x]
         body = (
-            f"Cliff effect on {task}: every fixed MCS of the LDPC table (thin; from the "
+            f"Cliff effect on {task}: every fixed MCS of the LDPC table (thin dash-dot, "
+            "shades of the envelope's colour, darker for more bits per symbol; from the "
             "envelope's stored member curves or the fixed-MCS schemes), the envelope (best MCS "
-            "per SNR, thick black), the capacity bound (ideal code, dashed) and the learned "
-            "schemes. Red dotted lines: crossover SNR where a learned curve drops below the "
-            "envelope as SNR grows" + (f" ({'; '.join(found)})." if found else " (none here).")
+            "per SNR, thick), the capacity bound (ideal code, dashed) and the learned schemes "
+            "(each in its colour of every figure). Dotted vertical lines in a learned scheme's "
+            "colour, labelled above the axes: crossover SNR where that learned curve drops below "
+            "the envelope as SNR grows" + (f" ({'; '.join(found)})." if found else " (none here).")
         )
         learned = [s for s in CLIFF_LEARNED if res.has(s, task)]
         cap = "\n".join(

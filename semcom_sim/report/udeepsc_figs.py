@@ -26,14 +26,9 @@ from semcom_sim.report.common import (
     write_csv,
 )
 from semcom_sim.sim.plot import METRIC_LABELS
+from semcom_sim.sim.styles import draw_curve, scheme_style
 
 LEARNED = ("udeepsc", "tdeepsc", "upper-bound")
-STYLE = {
-    "udeepsc": dict(color="C0", marker="o", ls="-"),
-    "tdeepsc": dict(color="C1", marker="s", ls="-"),
-    "upper-bound": dict(color="C2", marker="", ls="--"),
-    "best-image-envelope": dict(color="black", marker="D", ls="-."),
-}
 
 
 def _caption(res: Results, title: str, body: str, channel: str, schemes, tasks) -> str:
@@ -53,9 +48,6 @@ def _tasks(res: Results, channel: str) -> list[str]:
     return [t for t in UDEEPSC_TASKS if res.curve("udeepsc", t, channel)]
 
 
-REFERENCE_COLOURS = ("0.35", "0.55", "0.7")
-
-
 def draw_references(ax, res: Results, task: str, channel: str, metric: str) -> list[dict]:
     """The task's trivial references (role ``reference``) as grey horizontal lines across the
     panel; returns their rows for the figure's CSV."""
@@ -66,13 +58,9 @@ def draw_references(ax, res: Results, task: str, channel: str, metric: str) -> l
         if not recs:
             continue
         value = sum(r.metrics[metric] for r in recs) / len(recs)  # SNR-independent
-        ax.axhline(
-            value,
-            color=REFERENCE_COLOURS[i % len(REFERENCE_COLOURS)],
-            ls=(0, (4, 2 + i)),
-            lw=1.2,
-            label=f"{scheme} (reference)",
-        )
+        st = scheme_style(scheme, "reference")
+        line = ax.axhline(value, color=st.color, ls=st.ls, lw=st.lw, label=f"{scheme} (reference)")
+        line.set_gid(f"scheme:{scheme}")
         rows.append(
             {"task": task, "scheme": scheme, "snr_db": math.nan, "metric": metric,
              "value": value, "stderr": recs[0].metrics.get(f"{metric}_stderr", math.nan),
@@ -80,17 +68,54 @@ def draw_references(ax, res: Results, task: str, channel: str, metric: str) -> l
         )  # fmt: skip
         chance = recs[0].extras.get("chance")
         if chance is not None and i == 0:
-            ax.axhline(chance, color="0.8", ls=":", lw=1.0, label=f"chance ({chance:.2f})")
+            st = scheme_style("chance", "reference")
+            line = ax.axhline(chance, color=st.color, ls=st.ls, lw=st.lw, label="chance")
+            line.set_gid("scheme:chance")
     return rows
 
 
-def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list[Path]:
-    """Six panels: each task's primary metric vs SNR, learned schemes and the conventional one."""
+def panel_grid(n: int, ncols: int = 3) -> tuple[int, int]:
+    """(rows, columns) of a grid holding ``n`` >= 1 panels, at most ``ncols`` per row."""
+    cols = min(ncols, n)
+    return math.ceil(n / cols), cols
+
+
+def outside_legend(fig, axes, first: tuple[str, ...] = LEARNED) -> None:
+    """One legend for the whole figure, right of all panels and below the title, of the labels
+    of ``axes``: every distinct label once (a scheme has one style in every panel, so one entry
+    stands for all of them); labels of ``first`` lead in that order, the trivial references and
+    chance come last."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+
+    def rank(item: tuple[int, str]) -> tuple[int, int]:
+        i, lab = item
+        if lab in first:
+            return 0, first.index(lab)
+        return (2 if lab.endswith("(reference)") or lab == "chance" else 1), i
+
+    labels = [lab for _, lab in sorted(enumerate(seen), key=rank)]
+    fig.tight_layout()
+    right = max(ax.get_position().x1 for ax in fig.axes)
+    top = max(ax.get_position().y1 for ax in fig.axes)
+    fig.legend([seen[lab] for lab in labels], labels, loc="upper left", fontsize=8,
+               bbox_to_anchor=(right + 0.01, top), borderaxespad=0.0)  # fmt: skip
+
+
+def fig7_figure(res: Results, channel: str, primary: dict[str, str]):
+    """The Fig. 7 figure: one panel per U-DeepSC task stored for ``channel`` (no empty panels).
+
+    Returns:
+        (figure, CSV rows, schemes drawn, tasks drawn), or ``None`` when no task was run.
+    """
     tasks = _tasks(res, channel)
     if not tasks:
-        return []
+        return None
     plt = use_agg()
-    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    nrows, ncols = panel_grid(len(tasks))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.7 * ncols, 4 * nrows), squeeze=False)
     rows, used = [], set()
     for ax, task in zip(axes.flat, tasks, strict=False):
         metric = primary[task]
@@ -100,17 +125,15 @@ def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list
             if not recs:
                 continue
             used.add(scheme)
-            style = STYLE.get(scheme, dict(color="C3", marker="^", ls=":"))
-            ax.errorbar(
+            draw_curve(
+                ax,
+                scheme,
                 [r.snr_db for r in recs],
                 [r.metrics[metric] for r in recs],
                 yerr=[r.metrics.get(f"{metric}_stderr", 0.0) for r in recs],
-                capsize=2,
-                ms=4,
                 label=scheme
                 if scheme in LEARNED
                 else f"{scheme} ({'conventional' if scheme == conv else 'best codec'})",
-                **style,
             )
             rows += [
                 {
@@ -128,11 +151,20 @@ def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list
         rows += draw_references(ax, res, task, channel, metric)
         ax.set(xlabel=SNR_LABEL, ylabel=METRIC_LABELS.get(metric, metric), title=task)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(tasks) :]:
-        ax.axis("off")
+        fig.delaxes(ax)  # a partly filled last row: no empty panels
+    panels = list(axes.flat)[: len(tasks)]
     fig.suptitle(f"Fig. 7 analogue: task performance vs SNR over {channel} (tiny models)")
-    fig.tight_layout()
+    outside_legend(fig, panels)
+    return fig, rows, used, tasks
+
+
+def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list[Path]:
+    """Each run task's primary metric vs SNR: learned schemes and the conventional ones."""
+    got = fig7_figure(res, channel, primary)
+    if got is None:
+        return []
+    fig, rows, used, tasks = got
     stem = f"fig7_{channel}"
     write_csv(out / f"{stem}.csv", rows)
     body = (
@@ -142,10 +174,10 @@ def fig7(res: Results, out: Path, channel: str, primary: dict[str, str]) -> list
         "Turbo 1/2 QPSK; decision tasks classify the rebuilt data with the noiseless T-DeepSC) "
         "and, on image tasks, the strongest separate-coding reference best-image-envelope (per "
         "SNR the best of JPEG/HEIF/AVIF/WebP x quality x LDPC MCS, each image within the "
-        "symbols jpeg-ldpc spends on it). "
-        "Grey horizontal lines: the trivial references (majority class and chance, VQA's "
-        "question-only prior, the mean image, each image's and each 8x8 block's mean colour; "
-        "no channel), so a reader sees whether a learned model learnt anything."
+        "symbols jpeg-ldpc spends on it). Grey dashed/dotted horizontal lines: the trivial "
+        "references (majority class and chance, VQA's question-only prior, the mean image, "
+        "each image's and each 8x8 block's mean colour; no channel), so a reader sees "
+        "whether a learned model learnt anything."
     )
     cap = _caption(res, "Fig. 7 analogue (paper 000, Fig. 7).", body, channel, used, tasks)
     return save_figure(fig, out, stem, cap)
@@ -196,8 +228,8 @@ def fig12(res: Results, out: Path, channel: str, primary: dict[str, str]) -> lis
         at = {x: [r for r in rows if (r["scheme"], r["snr_db"]) == (s, x)] for x in snrs}
         loss = [nanmean([r["normalized_loss"] for r in at[x]]) for x in snrs]
         syms = [nanmean([r["mean_symbols"] for r in at[x]]) for x in snrs]
-        a1.plot(snrs, loss, label=s, **STYLE[s])
-        a2.plot(snrs, syms, label=s, **STYLE[s])
+        draw_curve(a1, s, snrs, loss)
+        draw_curve(a2, s, snrs, syms)
         summary += [
             {"task": "mean", "scheme": s, "snr_db": x, "normalized_loss": v, "mean_symbols": n}
             for x, v, n in zip(snrs, loss, syms, strict=True)
@@ -206,10 +238,9 @@ def fig12(res: Results, out: Path, channel: str, primary: dict[str, str]) -> lis
     a2.set(xlabel=SNR_LABEL, ylabel="mean transmitted complex symbols per example")
     for a in (a1, a2):
         a.grid(alpha=0.3)
-        a.legend()
     a1.axhline(0.0, color="grey", lw=0.8)
     fig.suptitle(f"Fig. 12 analogue over {channel}: means over the six tasks (tiny models)")
-    fig.tight_layout()
+    outside_legend(fig, (a1,))
     stem = f"fig12_{channel}"
     write_csv(out / f"{stem}.csv", rows + summary)
     body = (
@@ -252,9 +283,8 @@ def fig8(res: Results, out: Path, channel: str, primary, snr_db: float) -> list[
     for a in (a1, a2):
         a.set_xticks([n for n, _ in layers])
         a.grid(alpha=0.3)
-        a.legend(fontsize=7, loc="best")
     fig.suptitle(f"Fig. 8 analogue: U-DeepSC per decoder layer at {snr_db:g} dB over {channel}")
-    fig.tight_layout()
+    outside_legend(fig, (a1,))
     stem = f"fig8_{channel}"
     write_csv(out / f"{stem}.csv", rows)
     body = (
@@ -292,19 +322,17 @@ def fig10(res: Results, out: Path, channel: str, primary, snr_db: float) -> list
             )
     plt = use_agg()
     fig, ax = plt.subplots(figsize=(6.5, 4.6))
-    for kind, style in (("U-DeepSC", dict(marker="o", color="C0")),
-                        ("fixed layer", dict(marker="s", ls="--", color="C3"))):  # fmt: skip
+    for kind, style in (("U-DeepSC", "udeepsc"), ("fixed layer", "udeepsc-fixed-layer")):
         pts = sorted((p for p in points if p["kind"] == kind), key=lambda p: p["mean_layers"])
-        ax.plot([p["mean_layers"] for p in pts], [p["mean_normalized"] for p in pts],
-                label=kind, **style)  # fmt: skip
+        draw_curve(ax, style, [p["mean_layers"] for p in pts],
+                   [p["mean_normalized"] for p in pts], label=kind)  # fmt: skip
     ax.set(
         xlabel="mean number of executed decoder layers",
         ylabel="normalised performance (mean over tasks)",
         title=f"Fig. 10 analogue at {snr_db:g} dB over {channel}",
     )
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    outside_legend(fig, (ax,))
     stem = f"fig10_{channel}"
     write_csv(out / f"{stem}.csv", points + rows)
     body = (
@@ -347,8 +375,7 @@ def fig11(study_csv: Path, out: Path) -> list[Path]:
         title="Fig. 11 analogue: codebook designs",
     )
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    outside_legend(fig, (ax,))
     readme = study_csv.parent / "README.md"
     body = (
         "Mean over tasks of each run's metric divided by the best value of that task over all "

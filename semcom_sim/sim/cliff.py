@@ -10,9 +10,10 @@
 - :func:`plot_cliff`: one cliff-effect figure per (task, channel): every fixed-MCS curve (thin:
   the staircase), the envelope (thick), the capacity bound (dashed), learned schemes, the
   crossover of each learned scheme with the envelope (or each separate scheme when there is no
-  envelope) marked, and :func:`cliff_summary` of the same numbers in ``cliff.json``. Envelopes
-  over codecs too (member labels ``<codec>/<mcs>``, e.g. ``best-image-all-envelope``) are drawn
-  without their member curves; each envelope gets its own colour.
+  envelope) marked and labelled above the axes (labels never overlap), and
+  :func:`cliff_summary` of the same numbers in ``cliff.json``. Envelopes over codecs too
+  (member labels ``<codec>/<mcs>``, e.g. ``best-image-all-envelope``) are drawn without their
+  member curves. Every curve has its scheme's style (:mod:`semcom_sim.sim.styles`).
 
 Each curve's part in the figure comes from the role stored with its points
 (:attr:`semcom_sim.sim.scheme.Scheme.role`), never from its name: a ``bound`` that reports
@@ -30,8 +31,10 @@ from pathlib import Path
 
 from semcom_sim.sim.labels import METRIC_LABELS
 from semcom_sim.sim.store import Record, write_json
+from semcom_sim.sim.styles import draw_curve, mcs_efficiency, mcs_style, scheme_style
 
 DEFAULT_FRACTION = 0.9
+SNR_LABEL = "SNR [dB] (Es/N0 per complex symbol)"
 
 
 def scheme_role(rec: Record) -> str:
@@ -207,8 +210,76 @@ def staircase(recs: Sequence[Record], metric: str) -> dict[str, tuple[list, list
 
 def _save_png(fig, out_dir: Path, stem: str, **_) -> list[Path]:
     path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return [path]
+
+
+_ORDER = ("separate", "envelope", "capacity", "learned", "reference")
+
+
+def _mcs_order(mcs: str) -> tuple[float, str]:
+    e = mcs_efficiency(mcs)
+    return (e if not math.isnan(e) else math.inf), mcs
+
+
+def _draw_cliff_curves(ax, by_scheme, roles, curves, metric: str) -> None:
+    """The staircase members (thin dash-dot, shades of their envelope's family), then every
+    scheme in its own style, references last."""
+    for env in sorted(s for s in by_scheme if roles[s] == "envelope"):
+        family = env.removesuffix("-envelope")
+        members = staircase(by_scheme[env], metric)
+        for mcs in sorted(members, key=_mcs_order):
+            xs, ys = members[mcs]
+            if "/" in mcs.split("-", 1)[0]:  # codec/MCS members of a best-codec envelope
+                continue
+            st = mcs_style(family, mcs)
+            (line,) = ax.plot(xs, ys, alpha=0.75, ms=3, label=f"{family} {mcs} (fixed MCS)",
+                              **st.kw())  # fmt: skip
+            line.set_gid(f"mcs:{family}:{mcs}")
+    for s in sorted(by_scheme, key=lambda s: (_ORDER.index(roles[s]), s)):
+        role = by_scheme[s][0].role
+        part = "upper bound" if roles[s] == "learned" and role == "bound" else roles[s]
+        draw_curve(ax, s, *curves[s], role=role, label=f"{s} ({part})", ms=3)
+
+
+def place_crossover_labels(fig, ax, labels: Sequence[tuple[float, str, str]], fontsize=7) -> float:
+    """Write ``(x, text, colour)`` labels above ``ax`` so that no two overlap.
+
+    Each label is centred over its SNR ``x`` (kept inside the axes' width) in the lowest row
+    above the axes where it overlaps no label already placed, measured with the renderer's text
+    extents; the axes' horizontal layout must be final. The texts get ``gid="crossover-label"``.
+    Returns the height of the rows in points (for the title's pad).
+    """
+    if not labels:
+        return 0.0
+    renderer = fig.canvas.get_renderer()
+    px_per_pt = fig.dpi / 72.0
+    box = ax.get_window_extent(renderer)
+    rows: list[list[tuple[float, float]]] = []
+    placed = []
+    gap_px = 4.0
+    row_h = 0.0
+    for x, text, colour in sorted(labels):
+        t = ax.annotate(text, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 0),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=fontsize,
+                        color=colour, annotation_clip=False, gid="crossover-label")  # fmt: skip
+        ext = t.get_window_extent(renderer)
+        w, row_h = ext.width, max(row_h, ext.height)
+        cx = ax.transData.transform((x, 0.0))[0]
+        lo = min(max(cx - w / 2, box.x0), max(box.x0, box.x1 - w))  # inside the axes' width
+        k = next(
+            (i for i, row in enumerate(rows)
+             if all(lo + w + gap_px <= a or lo >= b + gap_px for a, b in row)),
+            len(rows),
+        )  # fmt: skip
+        if k == len(rows):
+            rows.append([])
+        rows[k].append((lo, lo + w))
+        placed.append((t, lo + w / 2 - cx, k))
+    step = row_h + 2.0
+    for t, dx, k in placed:
+        t.xyann = (dx / px_per_pt, (gap_px + k * step) / px_per_pt)
+    return (gap_px + len(rows) * step) / px_per_pt
 
 
 def plot_cliff(
@@ -224,14 +295,17 @@ def plot_cliff(
 
     The MCS staircase is drawn from the member curves each envelope record stores (and from
     any fixed-MCS schemes in the records). ``learned`` restricts which learned schemes
-    are drawn (default: all). ``save(fig, out_dir, stem, task=, channel=, dataset=, crossovers=)``
-    writes a figure and returns its paths (default: one PNG); the figure is closed after it.
+    are drawn (default: all). Every curve has its scheme's style
+    (:func:`semcom_sim.sim.styles.scheme_style`); the legend sits right of the axes and the
+    crossover labels in rows above them, placed so that no two overlap
+    (:func:`place_crossover_labels`). ``save(fig, out_dir, stem, task=, channel=, dataset=,
+    crossovers=)`` writes a figure and returns its paths (default: one PNG); the figure is
+    closed after it.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
 
     primary = primary or {}
     out_dir = Path(out_dir)
@@ -247,57 +321,24 @@ def plot_cliff(
             by_scheme = {s: v for s, v in by_scheme.items() if s in roles}
         curves = {s: curve(recs, s, task, channel, metric) for s, recs in by_scheme.items()}
         fig, ax = plt.subplots(figsize=(9.5, 4.8))
-        n_env = sum(r == "envelope" for r in roles.values())
-        for s in (s for s in by_scheme if roles[s] == "envelope"):
-            for mcs, (xs, ys) in sorted(staircase(by_scheme[s], metric).items()):
-                if "/" in mcs.split("-", 1)[0]:  # codec/MCS members of a best-codec envelope
-                    continue
-                tag = "MCS" if n_env == 1 else f"{s.removesuffix('-envelope')} MCS"
-                label = f"{mcs} ({tag})"
-                ax.plot(xs, ys, lw=0.8, ls="-.", alpha=0.6, marker=".", ms=3, label=label)
-        style = {
-            "separate": dict(lw=1.0, ls="-", alpha=0.7, marker=".", ms=4),
-            "envelope": dict(lw=2.6, ls="-", marker="o", ms=3),
-            "capacity": dict(lw=2.0, ls="--", color="grey"),
-            "learned": dict(lw=2.2, ls="-", marker="s", ms=4),
-            "reference": dict(lw=1.2, ls=":", color="0.45"),
-        }
-        learned_colors = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:red"] * 9)
-        envelope_colors = iter(["black", "tab:brown", "tab:olive", "tab:cyan", "tab:pink"] * 9)
-        for s in sorted(by_scheme, key=lambda s: (list(style).index(roles[s]), s)):
-            snr, val = curves[s]
-            extra = {"color": next(learned_colors)} if roles[s] == "learned" else {}
-            if roles[s] == "envelope":
-                extra = {"color": next(envelope_colors)}
-            ax.plot(snr, val, label=f"{s} ({roles[s]})", **style[roles[s]], **extra)
+        _draw_cliff_curves(ax, by_scheme, roles, curves, metric)
         envelopes = [s for s in by_scheme if roles[s] == "envelope"]
         targets = envelopes or [s for s in by_scheme if roles[s] == "separate"]
-        crossovers = {}
-        y0, y1 = ax.get_ylim()
-        for s in (s for s in by_scheme if roles[s] == "learned"):
+        crossovers, labels = {}, []
+        for s in sorted(s for s in by_scheme if roles[s] == "learned"):
             for t in targets:
                 x = crossover_snr(*curves[s], *curves[t])
                 crossovers[(s, t)] = x
                 if x is not None:
-                    k = sum(v is not None for v in crossovers.values()) - 1  # stagger labels
-                    ax.axvline(x, color="red", ls=":", lw=1)
-                    ax.annotate(
-                        f"{s} < {t}\n@ {x:.1f} dB",
-                        (x, y0 + (y1 - y0) * (0.02 + 0.3 * (k % 3))),
-                        fontsize=7,
-                        color="red",
-                        rotation=90,
-                        va="bottom",
-                        ha="right",
-                    )
-        ax.set(
-            xlabel="SNR [dB] (Es/N0 per complex symbol)",
-            ylabel=METRIC_LABELS.get(metric, metric),
-            title=f"cliff effect: {task} over {channel} ({dataset})",
-        )
+                    colour = scheme_style(s).color
+                    ax.axvline(x, color=colour, ls=":", lw=1)
+                    labels.append((x, f"{s} < {t} @ {x:.1f} dB", colour))
+        ax.set(xlabel=SNR_LABEL, ylabel=METRIC_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         fig.tight_layout()
+        lane_pt = place_crossover_labels(fig, ax, labels)
+        ax.set_title(f"cliff effect: {task} over {channel} ({dataset})", pad=6 + lane_pt)
         paths += (save or _save_png)(
             fig, out_dir, f"{task}_{channel}_cliff", task=task, channel=channel,
             dataset=dataset, crossovers=crossovers
