@@ -14,8 +14,9 @@ library's stage functions, and writes ``results/benchmarks/sweep.json``:
 - ``conventional_over_decode``: the conventional families' point time / their decode time;
 - with ``--cprofile``: the 40 functions of highest own time (cProfile inflates the wall).
 
-With ``--workers N`` the stages are timed in the workers (each worker installs the same timers)
-and summed, so per-stage totals are CPU-seconds across workers while ``wall_s`` is wall time.
+With ``--workers N`` > 1 the points run in worker processes, which this process does not time:
+use ``--workers 1`` for the stage profile and ``--workers N`` for the wall time and each
+worker's peak RSS (``worker_peak_rss_mb``).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py --out-json results/benchmarks/sweep.json \
         -- --snr -6:18 --threads 1
@@ -165,25 +166,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _worker_report(dask_worker=None) -> dict:
-    """What a Dask worker ran (installed by :func:`worker_setup`): timers and peak RSS."""
-    t = getattr(sys.modules[__name__], "_WORKER_TIMERS", None)
-    return {
-        "stages": t.as_dict() if t else {},
-        "point_s": dict(t.point_s) if t else {},
-        "points": dict(t.points) if t else {},
-        "peak_rss_mb": peak_rss_mb(),
-    }
-
-
-def worker_setup(dask_worker=None) -> None:
-    """Install the stage timers in a Dask worker process."""
-    mod = sys.modules[__name__]
-    if getattr(mod, "_WORKER_TIMERS", None) is None:
-        mod._WORKER_TIMERS = StageTimers()
-        install(mod._WORKER_TIMERS)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out-json", default="results/benchmarks/sweep.json")
@@ -211,7 +193,16 @@ def main(argv: list[str] | None = None) -> int:
             sweep_span["s"] = time.perf_counter() - t0
 
     engine.run_sweep = timed_run_sweep
-    import semcom_sim.commands.sweep as sweep_cmd  # noqa: F401
+    import semcom_sim.commands.sweep as sweep_cmd
+
+    runners = []
+    runner_close = sweep_cmd.Runner.close
+
+    def close(self):
+        runner_close(self)
+        runners.append({"how": self.how, "worker_peak_rss_mb": list(self.worker_rss_mb)})
+
+    sweep_cmd.Runner.close = close
 
     import_s = time.perf_counter() - t_import
     out_dir = tempfile.mkdtemp(prefix="bench_sweep_")
@@ -231,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     if prof is not None:
         prof.disable()
-    workers = getattr(engine, "LAST_WORKER_REPORTS", None) or []
+    workers = []  # stages are timed in this process only (with --workers > 1: planning)
     stages = timers.as_dict()
     point_s, points = dict(timers.point_s), dict(timers.points)
     for w in workers:  # stages timed in worker processes
@@ -258,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_children_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1
         ),
-        "worker_peak_rss_mb": [round(w["peak_rss_mb"], 1) for w in workers],
+        "ran": runners[-1]["how"] if runners else None,
+        "worker_peak_rss_mb": [round(v, 1) for r in runners for v in r["worker_peak_rss_mb"]],
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(),
