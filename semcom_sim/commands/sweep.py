@@ -302,7 +302,7 @@ def _builder_args(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(d.items()))
 
 
-MIN_PARALLEL_COST = 80.0  # expected cost (about 20 s of work) below which a default run stays here
+MIN_PARALLEL_COST = 20.0  # expected cost (about 20 s of work) below which a default run stays here
 
 
 class Runner:

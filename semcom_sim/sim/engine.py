@@ -76,27 +76,30 @@ class WorkUnit:
     cost: float
 
 
-# Expected complex symbols per example of each task's conventional payloads (the paper
-# defaults' Table I at 12 dB, rounded), for the cost estimate of the progress bar and the
-# scheduling order only: nothing stored depends on them.
+# Expected complex symbols per example of each task's paper-default conventional payloads
+# (jpeg-ldpc, utf8-turbo, pcm-ldpc, h264-ldpc, ffmnet-jpeg-ldpc on the embedded data, as
+# stored by the default sweep), for the cost estimate only: nothing stored depends on them.
 EXPECTED_SYMBOLS = {
-    "image-reconstruction": 1200, "image-classification": 1100, "vqa": 2000,
-    "text-reconstruction": 600, "sentiment": 350, "video-sentiment": 67000,
-    "speech-reconstruction": 8000, "detseg": 20000,
+    "image-reconstruction": 1164, "image-classification": 1132, "vqa": 1954,
+    "text-reconstruction": 586, "sentiment": 348, "video-sentiment": 67363,
+    "speech-reconstruction": 129024, "detseg": 12073,
 }  # fmt: skip
-LEARNED_POINT_COST = 1.0  # a learned or reference point of 64 examples
-LINK_RUN_COST = 1.0  # one link run of 64 examples, plus ...
-LINK_SYMBOL_COST = 1.0 / 5000  # ... this per expected symbol per example
+# Cost units are about seconds per point of 64 examples on one core (fitted to the per-point
+# wall times of results/benchmarks/sweep-before.json; only their ratios matter).
+LEARNED_POINT_COST = 0.5  # a learned or reference point
+LINK_RUN_COST = 0.1  # one link run, plus ...
+LINK_SYMBOL_COST = 1.6e-4  # ... this per expected symbol per example
+TURBO_FACTOR = 30.0  # LTE Turbo links cost this much more per symbol (Sionna's encoder)
 
 
 def expected_cost(scheme: Scheme, task: Task) -> float:
-    """Expected cost of one point of 64 examples of ``scheme`` on ``task`` (arbitrary units).
+    """Expected cost of one point of 64 examples of ``scheme`` on ``task`` (about seconds).
 
     Conventional schemes: the link runs per point (members of an MCS envelope, else one) x
     (:data:`LINK_RUN_COST` + :data:`LINK_SYMBOL_COST` x the task's expected symbols per
-    example); learned schemes and references: :data:`LEARNED_POINT_COST`. It orders parallel
-    work and weights the progress bar; nothing stored depends on it. A scheme can say better
-    with a ``cost_hint(task) -> float`` method.
+    example, x :data:`TURBO_FACTOR` for Turbo codes); learned schemes and references:
+    :data:`LEARNED_POINT_COST`. It orders parallel work and weights the progress bar; nothing
+    stored depends on it. A scheme can say better with a ``cost_hint(task) -> float`` method.
     """
     hint = getattr(scheme, "cost_hint", None)
     if callable(hint):
@@ -104,8 +107,13 @@ def expected_cost(scheme: Scheme, task: Task) -> float:
     if scheme.role in ("learned", "reference"):
         return LEARNED_POINT_COST
     inner = scheme.scheme_for(task.name) if hasattr(scheme, "scheme_for") else scheme
-    runs = len(getattr(inner, "members", ())) or 1
-    return runs * (LINK_RUN_COST + LINK_SYMBOL_COST * EXPECTED_SYMBOLS.get(task.name, 1000))
+    members = list(getattr(inner, "members", ())) or [inner]
+    cost = 0.0
+    for m in members:
+        mcs = getattr(m, "mcs", None)
+        turbo = TURBO_FACTOR if getattr(mcs, "code", None) == "turbo" else 1.0
+        cost += LINK_RUN_COST + LINK_SYMBOL_COST * turbo * EXPECTED_SYMBOLS.get(task.name, 1000)
+    return cost
 
 
 class Executor:
