@@ -142,3 +142,17 @@ def test_payload_cache_returns_the_codecs_payloads():
     assert content_digest(["a", "b"]) != content_digest(["ab"])
     assert content_digest(["a"]) == content_digest(["a"])
     assert content_digest(object()) is None and texts.field == "text"
+
+
+def test_heavy_units_run_one_at_a_time_largest_first():
+    from semcom_sim.sim.engine import HEAVY_COST, WorkUnit, next_unit
+
+    def unit(cost):
+        return WorkUnit("s", "t", (0.0,), "d", {}, cost)
+
+    heavy, heavy2, light = unit(HEAVY_COST * 2), unit(HEAVY_COST), unit(1.0)
+    assert next_unit([heavy, heavy2, light], []) == 0
+    assert next_unit([heavy2, light], [heavy]) == 1  # a heavy one runs: the light one starts
+    assert next_unit([heavy2], [heavy]) is None  # wait for it
+    assert next_unit([heavy2], [light]) == 0
+    assert next_unit([], []) is None

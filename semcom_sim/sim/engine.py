@@ -429,9 +429,7 @@ class DaskExecutor(Executor):
         owner: dict[str, WorkUnit] = {}
 
         def submit_next() -> bool:
-            heavy = any(u.cost >= HEAVY_COST for u in owner.values())
-            pick = next((i for i, u in enumerate(todo) if not heavy or u.cost < HEAVY_COST),
-                        0 if todo and not owner else None)  # fmt: skip
+            pick = next_unit(todo, list(owner.values()))
             if pick is None:
                 return False
             u = todo.pop(pick)
@@ -450,6 +448,18 @@ class DaskExecutor(Executor):
             while todo and len(owner) < self.window and submit_next():
                 pass
             yield u, recs
+
+
+def next_unit(todo: Sequence[WorkUnit], in_flight: Sequence[WorkUnit]) -> int | None:
+    """Index in ``todo`` (largest cost first) of the unit to start next, or None to wait.
+
+    The first unit, unless a unit of cost >= :data:`HEAVY_COST` is in flight: then the first
+    lighter one (None if there is none; a heavy unit starts only when no heavy one runs).
+    """
+    heavy = any(u.cost >= HEAVY_COST for u in in_flight)
+    if not heavy:
+        return 0 if todo else None
+    return next((i for i, u in enumerate(todo) if u.cost < HEAVY_COST), None)
 
 
 def worker_peak_rss_mb(client) -> dict[str, float]:
