@@ -156,3 +156,15 @@ def test_heavy_units_run_one_at_a_time_largest_first():
     assert next_unit([heavy2], [heavy]) is None  # wait for it
     assert next_unit([heavy2], [light]) == 0
     assert next_unit([], []) is None
+
+
+def test_bad_parallel_options_are_one_line_errors_before_writing(tmp_path, capsys):
+    out = tmp_path / "bad"
+    base = ["sweep", "--schemes", "jpeg-ldpc", "--tasks", "image-reconstruction", "--snr", "0",
+            "--samples", "2", "--quiet", "--no-plot", "--out", str(out)]  # fmt: skip
+    for extra in (["--workers", "0"], ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+                  ["--scheduler", "nowhere"]):  # fmt: skip
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("semcom-sim: "), err
+        assert not out.exists() or not any(out.iterdir())

@@ -222,10 +222,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         extra={"decoder": args.decoder, "command": getattr(args, "command_line", None)},
     )
-    store = ResultStore(out)  # refuses a foreign or older store before writing anything
-    pbar = None if args.quiet else CostProgress()
     builder = SweepBuilder(tuple(config.schemes), _builder_args(args))
     runner = Runner(args.workers, args.scheduler, builder, config)
+    if args.scheduler is not None:  # an unreachable scheduler fails before anything is written
+        runner.connect(1)
+    try:
+        store = ResultStore(out)  # refuses a foreign or older store before writing anything
+    except BaseException:
+        runner.close()
+        raise
+    pbar = None if args.quiet else CostProgress()
     try:
         counts = run_sweep(
             config, schemes, tasks, channel, store, pbar=pbar, data=preloaded, executor=runner
@@ -347,6 +353,8 @@ class Runner:
     def connect(self, n: int):
         from distributed import Client
 
+        if self.client is not None:
+            return self.client
         if self.scheduler is not None:
             try:
                 self.client = Client(self.scheduler, timeout="20s")
