@@ -84,15 +84,17 @@ class EnvelopeScheme(Scheme):
         n = len(batch)
         gdev = generator.device if generator is not None else torch.device("cpu")
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=gdev).cpu())
-        outs, scores = [], []
-        for m in self.members:
+        scores: list[float] = []
+        best, win = -1, None  # only the best output so far is kept (memory: one member's)
+        for i, m in enumerate(self.members):
             g = torch.Generator(device=gdev)
             g.manual_seed(seed)
             out = m.run(batch, channel, snr_db, g)
-            outs.append(out)
             scores.append(self.score(out, batch))
-        best = max(range(len(outs)), key=lambda i: (scores[i], self.table[i].spectral_efficiency))
-        win = outs[best]
+            rank = (scores[i], self.table[i].spectral_efficiency)
+            if win is None or rank > (scores[best], self.table[best].spectral_efficiency):
+                best, win = i, out  # the first of equal ranks wins, as max() would pick
+            del out
         metric = self.task.primary_metric
         sign = 1.0 if self.task.higher_is_better else -1.0
         extras = dict(win.extras)

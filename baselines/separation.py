@@ -17,6 +17,8 @@ whose features are what the codec compresses): see :class:`FeatureSeparationSche
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -102,6 +104,113 @@ def _to(x: Any, device: torch.device | None) -> Any:
     return x.to(device) if device is not None and isinstance(x, Tensor) else x
 
 
+class PayloadCache:
+    """Source payloads per (codec configuration, transform, field content), LRU-bounded.
+
+    A sweep sends the same examples at every SNR and with every MCS of an envelope; source
+    coding is deterministic given the codec's configuration (which is part of every point's
+    key), so each batch of a field is coded once per codec and its payloads reused. A hit
+    returns exactly what :meth:`Codec.encode` returned for the same content. Fields whose
+    content cannot be hashed (not a tensor or a list of strings) are not cached.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._store: OrderedDict[tuple, tuple] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def encode(self, stream: Stream, x: Any) -> tuple[list[bytes], Any]:
+        """``(payloads, source)`` of ``stream`` for field value ``x`` (see :class:`Stream`)."""
+        digest = content_digest(x)
+        if digest is None:
+            return _encode(stream, x)
+        key = (type(stream.codec).__qualname__, repr(stream.codec.config()),
+               id(stream.transform), digest)  # fmt: skip
+        hit = self._store.get(key)
+        if hit is not None and hit[2] is stream.transform:
+            self._store.move_to_end(key)
+            self.hits += 1
+            return list(hit[0]), hit[1]
+        self.misses += 1
+        payloads, src = _encode(stream, x)
+        self._store[key] = (tuple(payloads), src, stream.transform)
+        while len(self._store) > self.max_entries:
+            self._store.popitem(last=False)
+        return payloads, src
+
+    def clear(self) -> None:
+        self._store.clear()
+
+
+def _encode(stream: Stream, x: Any) -> tuple[list[bytes], Any]:
+    src = stream.transform(x) if stream.transform is not None else x
+    return stream.codec.encode(src), src
+
+
+def content_digest(x: Any) -> tuple | None:
+    """A digest of a tensor (dtype, shape, bytes) or a list of strings; None otherwise."""
+    if isinstance(x, Tensor):
+        t = x.detach().cpu().contiguous().reshape(-1)
+        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        h = hashlib.blake2b(raw, digest_size=20)
+        return ("tensor", str(t.dtype), tuple(t.shape), h.digest())
+    if isinstance(x, list) and all(isinstance(v, str) for v in x):
+        h = hashlib.blake2b(digest_size=20)
+        for v in x:
+            b = v.encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(8, "little") + b)
+        return ("strs", len(x), h.digest())
+    return None
+
+
+class DecodeCache:
+    """Source decodes per (codec configuration, received payloads, ``like``), LRU-bounded.
+
+    At high SNR every MCS of an envelope and every SNR point receive the sent bytes, so the
+    same payloads are decoded again and again; decoding is deterministic given the bytes and
+    ``like``, so a hit returns a copy of what :meth:`Codec.decode` returned for them.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._store: OrderedDict[tuple, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def decode(self, codec, payloads: list[bytes], like: Any):
+        like_key = content_digest(like) if like is not None else None
+        if like is not None and like_key is None:
+            return codec.decode(payloads, like=like)
+        h = hashlib.blake2b(digest_size=20)
+        for p in payloads:
+            h.update(len(p).to_bytes(8, "little") + p)
+        key = (type(codec).__qualname__, repr(codec.config()), like_key, h.digest())
+        hit = self._store.get(key)
+        if hit is not None:
+            self._store.move_to_end(key)
+            self.hits += 1
+            return _copy_decoded(hit)
+        self.misses += 1
+        dec = codec.decode(payloads, like=like)
+        self._store[key] = _copy_decoded(dec)
+        while len(self._store) > self.max_entries:
+            self._store.popitem(last=False)
+        return dec
+
+    def clear(self) -> None:
+        self._store.clear()
+
+
+def _copy_decoded(dec):
+    data = dec.data.clone() if isinstance(dec.data, Tensor) else list(dec.data)
+    return type(dec)(data, list(dec.failed))
+
+
+PAYLOADS = PayloadCache()  # shared by every separation scheme of the process
+DECODES = DecodeCache()
+
+
 class SeparationScheme(Scheme):
     """``codec.encode -> link(mcs) -> codec.decode [-> receiver]``, per stream.
 
@@ -174,9 +283,7 @@ class SeparationScheme(Scheme):
         for s in self.streams:
             if s.field not in batch.fields:
                 raise SemcomError(f"scheme {self.name!r} sends field {s.field!r}; batch has none")
-            x = batch.fields[s.field]
-            src = s.transform(x) if s.transform is not None else x
-            out.append((s.codec.encode(src), src))
+            out.append(PAYLOADS.encode(s, batch.fields[s.field]))
         return out
 
     def run(self, batch, channel: Channel, snr_db: Tensor, generator) -> SchemeOutput:
@@ -195,7 +302,7 @@ class SeparationScheme(Scheme):
             rx = res.payloads
             if self.on_block_error == "erase":
                 rx = [p if g else b"" for p, g in zip(rx, good.tolist(), strict=True)]
-            dec = s.codec.decode(rx, like=_like(src))
+            dec = DECODES.decode(s.codec, rx, _like(src))
             received[s.field] = dec.data
             ok &= good
             fallback |= torch.tensor(dec.failed, dtype=torch.bool).reshape(n)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from semcom_sim.errors import SemcomError
@@ -70,6 +72,16 @@ def add_sweep_parser(sub) -> None:
     s.add_argument("--decoder", default="auto", help="FEC decoders: auto | fast | sionna")
     s.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of a local Dask cluster, one torch thread each (default: the "
+        "machine's cores; 1: in this process, no Dask; small sweeps run in this process)",
+    )
+    s.add_argument(
+        "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)"
     )
     s.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
     s.add_argument("--out", default=DEFAULT_OUT, help="results directory")
@@ -149,6 +161,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     check_int(samples, "--samples", 1, MAX_SAMPLES)
     check_int(batch, "--batch-size", 1, MAX_BATCH)
     check_int(args.threads, "--threads", 1, 1024)
+    check_int(args.workers, "--workers", 1, 1024)
+    if args.scheduler is not None and args.workers is not None:
+        raise SemcomError("--workers and --scheduler exclude each other")
+    if args.scheduler is not None and "://" not in args.scheduler and ":" not in args.scheduler:
+        raise SemcomError(f"--scheduler {args.scheduler!r}: expected an address like tcp://host:8786")
     if args.decoder not in BACKENDS:
         raise SemcomError(f"unknown decoder backend {args.decoder!r}; known: {', '.join(BACKENDS)}")
     device = check_device(args.device)
@@ -205,22 +222,32 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         extra={"decoder": args.decoder, "command": getattr(args, "command_line", None)},
     )
-    store = ResultStore(out)  # refuses a foreign or older store before writing anything
-    pbar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        pbar = tqdm(total=len(pairs) * len(snr), desc="sweep", unit="point", file=sys.stderr)
+    builder = SweepBuilder(tuple(config.schemes), _builder_args(args))
+    runner = Runner(args.workers, args.scheduler, builder, config)
+    if args.scheduler is not None:  # an unreachable scheduler fails before anything is written
+        runner.connect(1)
     try:
-        counts = run_sweep(config, schemes, tasks, channel, store, pbar=pbar, data=preloaded)
+        store = ResultStore(out)  # refuses a foreign or older store before writing anything
+    except BaseException:
+        runner.close()
+        raise
+    pbar = None if args.quiet else CostProgress()
+    try:
+        counts = run_sweep(
+            config, schemes, tasks, channel, store, pbar=pbar, data=preloaded, executor=runner
+        )
     finally:
         if pbar is not None:
             pbar.close()
+        runner.close()
     runs = store.runs()
     write_json(out / CONFIG_NAME, {"sweep": config.__dict__, "runs": runs})
     csv_path = store.export_csv()
     print(f"{counts['done']} points simulated, {counts['skipped']} already stored -> {out}")
     print(f"store: {store.path}\ncsv:   {csv_path}")
+    if runner.worker_rss_mb:
+        rss = ", ".join(f"{v:.0f}" for v in runner.worker_rss_mb)
+        print(f"ran on a {runner.how}; peak resident memory per worker: {rss} MB")
     primary = {t.name: t.primary_metric for t in tasks}
     records = [r for r in store.records() if r.task in primary]
     if not args.no_plot:
@@ -244,6 +271,168 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"tables: {len(tables) // 2} in {out / 'tables'}"
         )
     return 0
+
+
+@dataclass(frozen=True)
+class SweepBuilder:
+    """Builds a sweep's schemes, tasks and channel from the command's options (picklable:
+    Dask workers build their own copies; see :func:`semcom_sim.sim.engine.run_unit_on_worker`)."""
+
+    schemes: tuple[str, ...]
+    args: tuple[tuple[str, object], ...]  # the options that build schemes and the channel
+
+    def _ns(self) -> argparse.Namespace:
+        return argparse.Namespace(**dict(self.args))
+
+    def scheme(self, name: str):
+        from semcom_sim.catalog import load_catalog
+
+        ns = self._ns()
+        return load_catalog()[0].create(name, device=ns.device, decoder=ns.decoder)
+
+    def task(self, name: str):
+        from semcom_sim.catalog import load_catalog
+
+        return load_catalog()[1].create(name)
+
+    def channel(self):
+        return build_channel(self._ns())
+
+
+BUILDER_SKIP = ("command_line", "func", "out", "quiet", "no_plot", "workers", "scheduler")
+
+
+def _builder_args(args: argparse.Namespace) -> tuple[tuple[str, object], ...]:
+    d = {k: v for k, v in vars(args).items() if k not in BUILDER_SKIP and not callable(v)}
+    d["device"] = str(check_device(args.device))
+    return tuple(sorted(d.items()))
+
+
+MIN_PARALLEL_COST = 20.0  # expected cost (about 20 s of work) below which a default run stays here
+
+
+class Runner:
+    """Chooses how a sweep runs: in this process, on a local Dask cluster or a remote one.
+
+    Called by the engine as its executor factory (see :func:`semcom_sim.sim.engine.run_sweep`).
+    ``--workers 1``: in process, no Dask. ``--workers N``: a ``LocalCluster`` of ``N``
+    processes with one thread (and one torch thread) each. Default: the machine's cores, but
+    a sweep whose pending work is expected to be small (below :data:`MIN_PARALLEL_COST`) runs
+    in this process (starting workers costs more than it saves). ``--scheduler ADDRESS``: an
+    existing cluster.
+    """
+
+    def __init__(self, workers, scheduler, builder: SweepBuilder, config) -> None:
+        self.workers, self.scheduler = workers, scheduler
+        self.builder, self.config = builder, config
+        self.client = self.cluster = None
+        self.worker_rss_mb: list[float] = []
+        self.how = "in this process"
+
+    def __call__(self, config, schemes, tasks, channel, task_data, on_start):
+        from semcom_sim.sim.engine import DaskExecutor, InProcessExecutor
+
+        n = self.workers if self.workers is not None else (os.cpu_count() or 1)
+        in_process = InProcessExecutor(config, schemes, tasks, channel, task_data, on_start)
+        if self.scheduler is None and n <= 1:
+            return in_process
+        runner = self
+
+        class Deferred(InProcessExecutor):
+            """Decides once the units (and so their expected cost) are known."""
+
+            def run(self, units):
+                cost = sum(u.cost for u in units)
+                if runner.scheduler is None and runner.workers is None and cost < MIN_PARALLEL_COST:
+                    return in_process.run(units)
+                client = runner.connect(n)
+                return DaskExecutor(client, runner.builder, config, on_start).run(units)
+
+        return Deferred(config, schemes, tasks, channel, task_data, on_start)
+
+    def connect(self, n: int):
+        from distributed import Client
+
+        if self.client is not None:
+            return self.client
+        if self.scheduler is not None:
+            try:
+                self.client = Client(self.scheduler, timeout="20s")
+            except OSError as e:
+                raise SemcomError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
+            self.how = f"Dask cluster at {self.scheduler}"  # "ran on a ..."
+            return self.client
+        from distributed import LocalCluster
+
+        env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+        self.cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            memory_limit=0, env=env, silence_logs=40,
+        )  # fmt: skip
+        self.client = Client(self.cluster)
+        self.how = f"local Dask cluster of {n} worker processes"
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            from semcom_sim.sim.engine import worker_peak_rss_mb
+
+            try:
+                self.worker_rss_mb = list(worker_peak_rss_mb(self.client).values())
+            except Exception:  # a lost worker: no report
+                self.worker_rss_mb = []
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+
+class CostProgress:
+    """One bar over the sweep's points, advanced by expected cost (so the ETA is weighted by
+    what is left, not by the count of points), naming the (scheme, task) units in flight."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.inflight: dict[tuple, str] = {}
+        self.points = self.total = 0
+
+    def plan(self, units, skipped: int) -> None:
+        from tqdm import tqdm
+
+        self.points, self.total = skipped, skipped + sum(len(u.snrs) for u in units)
+        self.bar = tqdm(
+            total=max(sum(u.cost for u in units), 1e-9), file=sys.stderr, smoothing=0.0,
+            bar_format="{desc} |{bar}| {percentage:3.0f}% of expected cost "
+            "[{elapsed}<{remaining}{postfix}]",
+        )  # fmt: skip
+        self._show()
+
+    def _show(self) -> None:
+        if self.bar is None:
+            return
+        self.bar.set_description_str(f"sweep {self.points}/{self.total} points", refresh=False)
+        names = list(self.inflight.values())
+        more = f" +{len(names) - 2}" if len(names) > 2 else ""
+        self.bar.set_postfix_str("; ".join(names[:2]) + more)
+
+    def start(self, unit) -> None:
+        self.inflight[_ukey(unit)] = f"{unit.scheme} / {unit.task}"
+        self._show()
+
+    def done(self, unit, records) -> None:
+        self.inflight.pop(_ukey(unit), None)
+        self.points += len(records)
+        self._show()
+        if self.bar is not None:
+            self.bar.update(unit.cost)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _ukey(unit) -> tuple:
+    return (unit.scheme, unit.task, unit.snrs)
 
 
 def _plot(records, out_dir: Path, primary: dict[str, str]) -> list[Path]:

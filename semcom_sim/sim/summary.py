@@ -22,9 +22,15 @@ def _best(recs: Sequence[Record], role: str, metric: str, snr: float) -> tuple[s
     return scheme, value
 
 
+def snr_picks(snrs: Sequence[float]) -> list[float]:
+    """The low, mid and high SNR of a grid (fewer when the grid has fewer points)."""
+    return list(dict.fromkeys([snrs[0], snrs[len(snrs) // 2], snrs[-1]])) if snrs else []
+
+
 def summary_lines(records: Sequence[Record], primary: dict[str, str]) -> list[str]:
     """Markdown lines of the summary table (one row per task and channel)."""
     rows = []
+    all_picks: list[list[float]] = []
     cliffs: dict[tuple, tuple[float, str]] = {}
     for c in cliff_summary(records, primary):
         if c["role"] in ("separate", "envelope") and c["cliff_db"] is not None:
@@ -34,8 +40,8 @@ def summary_lines(records: Sequence[Record], primary: dict[str, str]) -> list[st
     for task, channel in sorted({(r.task, r.channel) for r in records}):
         recs = [r for r in records if r.task == task and r.channel == channel]
         metric = primary.get(task) or sorted(recs[0].metrics)[0]
-        snrs = sorted({r.snr_db for r in recs})
-        picks = [snrs[0], snrs[len(snrs) // 2], snrs[-1]]
+        picks = snr_picks(sorted({r.snr_db for r in recs}))
+        all_picks.append(picks)
         cells = []
         for s in picks:
             ls, lv = _best(recs, "learned", metric, s)
@@ -56,7 +62,13 @@ def summary_lines(records: Sequence[Record], primary: dict[str, str]) -> list[st
         )
     if not rows:
         return []
-    snr_heads = [f"{s:g} dB: learned / conventional" for s in picks]
+    if all(p == all_picks[0] for p in all_picks):  # one grid: the SNRs in the heads
+        snr_heads = [f"{s:g} dB: learned / conventional" for s in all_picks[0]]
+    else:  # grids differ by task: the SNR in each cell
+        snr_heads = [f"{w} SNR: learned / conventional" for w in ("low", "mid", "high")]
+        for i, (row, picks) in enumerate(zip(rows, all_picks, strict=True)):
+            cells = [f"@{s:g} dB {c}" for s, c in zip(picks, row[3 : 3 + len(picks)], strict=True)]
+            rows[i] = [*row[:3], *cells, *["-"] * (3 - len(picks)), *row[3 + len(picks) :]]
     return markdown_table(
         ["task", "channel", "metric", *snr_heads, "best trivial reference", "lowest cliff"], rows
     )
