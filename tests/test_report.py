@@ -136,6 +136,15 @@ def test_fig11_from_a_study_csv(store_dir, tmp_path):
     argv = ["figures", "--results", str(store_dir), "--out", str(out), "--codebook-study"]
     assert main([*argv, str(study)]) == 0
     assert (out / "fig11.png").is_file() and (out / "fig11.pdf").is_file()
+    # the seeds study's CSV: error bars from normalized_std (empty with one seed)
+    lines = [
+        "method,codebook_size,task,value,normalized,normalized_std",
+        "Joint,8,mean,0.5,0.5,0.1",
+        "Joint,32,mean,0.6,0.6,",
+        "Sep-T,8,imgc,0.7,0.7,0.2",
+    ]
+    study.write_text("\n".join(lines) + "\n")
+    assert main([*argv, str(study)]) == 0
     study.write_text("a,b\n1,2\n")
     assert main([*argv, str(study)]) == 2
 

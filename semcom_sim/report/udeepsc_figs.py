@@ -355,6 +355,9 @@ def fig11(study_csv: Path, out: Path) -> list[Path]:
         with open(study_csv, newline="") as f:
             rows = [r for r in csv.DictReader(f) if r.get("task") == "mean"]
         pts = [(r["method"], int(r["codebook_size"]), float(r["normalized"])) for r in rows]
+        # std over seeds (studies with --seeds); absent or empty: no error bar
+        err = {(r["method"], int(r["codebook_size"])): float(r.get("normalized_std") or 0.0)
+               for r in rows}  # fmt: skip
     except (OSError, KeyError, ValueError) as e:
         raise DataError(
             f"{study_csv}: not a codebook study CSV (columns method, codebook_size, task, "
@@ -366,11 +369,12 @@ def fig11(study_csv: Path, out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6.5, 4.6))
     for i, method in enumerate(dict.fromkeys(m for m, _, _ in pts)):
         mine = sorted((k, v) for m, k, v in pts if m == method)
-        ax.plot([k for k, _ in mine], [v for _, v in mine], marker="o", color=f"C{i}",
-                label=method)  # fmt: skip
+        ks = [k for k, _ in mine]
+        ax.errorbar(ks, [v for _, v in mine], yerr=[err[(method, k)] for k in ks], marker="o",
+                    color=f"C{i}", capsize=3, label=method)  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set(
-        xlabel="codebook size (entries per codebook)",
+        xlabel="total codebook size K (entries of all sub-codebooks, eq. 10)",
         ylabel="normalised performance (mean over tasks)",
         title="Fig. 11 analogue: codebook designs",
     )
@@ -379,9 +383,12 @@ def fig11(study_csv: Path, out: Path) -> list[Path]:
     readme = study_csv.parent / "README.md"
     body = (
         "Mean over tasks of each run's metric divided by the best value of that task over all "
-        f"runs (see {readme}). Joint: one codebook for every task; +DA: with the domain-"
-        "adaptation loss (eq. 13); Sep-M: one per modality; Sep-T: one per task; U-DeepSC: one "
-        "per modality + DA."
+        f"runs (see {readme}); with several seeds the mean over seeds, bars +- one standard "
+        "deviation. K is the total size of all of a method's sub-codebooks (each K / books "
+        "entries), so at one K the methods send different bits per index (log2 of their book "
+        "size; column bits_per_index of the CSV). Joint: one codebook for every task; +DA: with "
+        "the domain-adaptation loss (eq. 13); Sep-M: one per modality; Sep-T: one per task; "
+        "U-DeepSC: one per modality + DA."
     )
     cap = "\n".join(
         [
