@@ -19,7 +19,7 @@ from semcom_sim.channel.conventions import broadcast_snr
 from semcom_sim.link.crc import attach_crc, check_crc
 from semcom_sim.link.fec import code_length, get_code
 from semcom_sim.link.mcs import MCS
-from semcom_sim.link.qam import demap_llr, map_bits
+from semcom_sim.link.qam import demap_llr, map_bits, qam_info
 from semcom_sim.link.segmentation import join_blocks, segment, split_blocks
 
 LLR_MAX = 20.0
@@ -68,7 +68,10 @@ class DigitalLink:
 
     def config(self) -> dict:
         d = self.mcs.to_dict()
-        d["decoder"] = get_code(self.mcs, 1024, self.device).decoder_info
+        code = get_code(self.mcs, 1024, self.device)
+        d["decoder"] = code.decoder_info
+        d["encoder"] = code.encoder_info
+        d["qam"] = qam_info(self.mcs.backend, self.device)
         return d
 
     def transmit(
@@ -98,26 +101,22 @@ class DigitalLink:
                 channel_uses=channel.channel_uses(num_sym),
             )
         width = int(num_sym.max()) * bps
-        bits = torch.zeros(p, width, device=self.device)
-        info: dict[int, np.ndarray] = {}
+        bits = np.zeros((p, width), dtype=np.uint8)
         for k, members in groups.items():
             data = np.concatenate([split_blocks(payloads[i], segs[i]) for i, _ in _firsts(members)])
-            info[k] = data
-            u = torch.from_numpy(np.unpackbits(attach_crc(data), axis=1).astype(np.float32))
-            cw = codes[k].encode(u.to(self.device))
-            rows, cols = _positions(members, codes[k].n, self.device)
-            bits[rows, cols] = cw
-        x = map_bits(bits, bps)
+            cw = codes[k].encode_numpy(np.unpackbits(attach_crc(data), axis=1))
+            _scatter(bits, cw, members)
+        backend = self.mcs.backend
+        x = map_bits(torch.from_numpy(bits).to(self.device), bps, backend)
         out = channel(x, snr, generator, num_symbols=num_sym.to(self.device))
         # Clip as Sionna's LDPC decoder does internally (llr_max=20); its Turbo decoder does not
         # and breaks on the huge LLRs of high SNR.
-        llr = demap_llr(out.y, out.no_eff, bps).clamp(-LLR_MAX, LLR_MAX)
+        llr = demap_llr(out.y, out.no_eff, bps, backend).detach().cpu().numpy()
         rx_blocks: dict[int, np.ndarray] = {}
         ok_blocks: dict[int, np.ndarray] = {}
         for k, members in groups.items():
-            rows, cols = _positions(members, codes[k].n, self.device)
-            hard = codes[k].decode(llr[rows, cols])
-            rx = np.packbits(hard.detach().cpu().numpy().astype(np.uint8) > 0, axis=1)
+            block_llr = np.clip(_gather(llr, members, codes[k].n), -LLR_MAX, LLR_MAX)
+            rx = np.packbits(codes[k].decode_numpy(block_llr) > 0, axis=1)
             ok_blocks[k] = check_crc(rx)
             rx_blocks[k] = rx[:, :-3]
         received, block_ok = [], []
@@ -139,9 +138,26 @@ def _firsts(members: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [m for m in members if m[1] == 0]
 
 
-def _positions(members: list[tuple[int, int]], n: int, device) -> tuple[Tensor, Tensor]:
-    """Index tensors ``[M, 1]`` rows and ``[M, n]`` columns of each block's coded bits."""
-    idx = torch.tensor(members, dtype=torch.int64, device=device).reshape(-1, 2)
-    rows = idx[:, :1]
-    cols = idx[:, 1:] * n + torch.arange(n, device=device)
-    return rows, cols
+def _runs(members: list[tuple[int, int]]):
+    """(payload, first member row, blocks) per payload: its blocks are consecutive members."""
+    for r, (i, j) in enumerate(members):
+        if j == 0:
+            c = 1
+            while r + c < len(members) and members[r + c][0] == i and members[r + c][1] == c:
+                c += 1
+            yield i, r, c
+
+
+def _scatter(bits: np.ndarray, cw: np.ndarray, members: list[tuple[int, int]]) -> None:
+    """Write codewords ``cw [M, n]`` into each payload's row of ``bits [P, width]``."""
+    n = cw.shape[1]
+    for i, r, c in _runs(members):
+        bits[i, : c * n] = cw[r : r + c].reshape(-1)
+
+
+def _gather(llr: np.ndarray, members: list[tuple[int, int]], n: int) -> np.ndarray:
+    """float32 ``[M, n]``: each member block's LLRs out of ``llr [P, width]``."""
+    out = np.empty((len(members), n), dtype=np.float32)
+    for i, r, c in _runs(members):
+        out[r : r + c] = llr[i, : c * n].reshape(c, n)
+    return out

@@ -1,7 +1,11 @@
-"""Block codes behind one small interface: 5G NR LDPC, LTE Turbo (both via Sionna), uncoded.
+"""Block codes behind one small interface: 5G NR LDPC, LTE Turbo (Sionna's codes), uncoded.
 
-Bits are float32 0/1 tensors; LLRs follow Sionna's sign (``log p(1)/p(0)``: positive means 1).
-Instances are cached per (code, k, rate, decoder settings) so that a sweep builds each once.
+Bits are float32 0/1 tensors (``encode``/``decode``) or uint8 / float32 numpy arrays
+(``encode_numpy``/``decode_numpy``, the link's path); LLRs follow Sionna's sign
+(``log p(1)/p(0)``: positive means 1). With backend ``fast`` (or ``auto`` on the CPU) the
+numba encoders of :mod:`semcom_sim.link.fastenc` (bit-exact with Sionna's) and decoders of
+:mod:`semcom_sim.link.fastdec` run; ``sionna`` runs Sionna's blocks. Instances are cached per
+(code, k, rate, decoder settings) so that a sweep builds each once.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import functools
 from fractions import Fraction
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,6 +27,8 @@ class BlockCode:
     k: int
     n: int
     decoder_info: dict
+    encoder_info: str = "none"
+    device: str = "cpu"
 
     def encode(self, bits: Tensor) -> Tensor:
         """``[M, k]`` -> ``[M, n]`` (float32 0/1)."""
@@ -30,6 +37,19 @@ class BlockCode:
     def decode(self, llr: Tensor) -> Tensor:
         """``[M, n]`` LLRs (positive = 1) -> hard information bits ``[M, k]``."""
         raise NotImplementedError
+
+    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
+        """uint8 0/1 ``[M, k]`` -> uint8 ``[M, n]`` (through :meth:`encode` unless overridden)."""
+        u = torch.from_numpy(np.ascontiguousarray(bits).astype(np.float32)).to(self.device)
+        return self.encode(u).detach().cpu().numpy().astype(np.uint8)
+
+    def decode_numpy(self, llr: np.ndarray) -> np.ndarray:
+        """float32 LLRs ``[M, n]`` -> uint8 hard bits ``[M, k]``."""
+        dec = getattr(self, "_dec", None)
+        if hasattr(dec, "decode_numpy"):
+            return dec.decode_numpy(llr)
+        hard = self.decode(torch.from_numpy(np.ascontiguousarray(llr)).to(self.device))
+        return (hard.detach().cpu().numpy() > 0).astype(np.uint8)
 
 
 class UncodedCode(BlockCode):
@@ -42,6 +62,12 @@ class UncodedCode(BlockCode):
     def encode(self, bits: Tensor) -> Tensor:
         return bits
 
+    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(bits, dtype=np.uint8)
+
+    def decode_numpy(self, llr: np.ndarray) -> np.ndarray:
+        return (llr > 0).astype(np.uint8)
+
     def decode(self, llr: Tensor) -> Tensor:
         return (llr > 0).to(torch.float32)
 
@@ -52,8 +78,10 @@ class LDPCCode(BlockCode):
     def __init__(self, k: int, n: int, num_iter: int | None, backend: str, device: str) -> None:
         from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
-        self.k, self.n = k, n
+        self.k, self.n, self.device = k, n, device
         self._enc = LDPC5GEncoder(k, n, device=device)
+        self._fast_enc = _fast_encoder("ldpc", self._enc, k, backend, device)
+        self.encoder_info = _encoder_name(self._fast_enc, "sionna LDPC5GEncoder")
         self._dec, name = _fast_decoder("ldpc", self._enc, num_iter, backend, device)
         if self._dec is None:
             num_iter = num_iter or 20
@@ -64,7 +92,12 @@ class LDPCCode(BlockCode):
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
     def encode(self, bits: Tensor) -> Tensor:
-        return self._enc(bits)
+        return self._enc(bits) if self._fast_enc is None else self._fast_enc(bits)
+
+    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
+        if self._fast_enc is None:
+            return super().encode_numpy(bits)
+        return self._fast_enc.encode_numpy(bits)
 
     def decode(self, llr: Tensor) -> Tensor:
         return self._dec(llr)
@@ -78,11 +111,13 @@ class TurboCode(BlockCode):
     ) -> None:
         from sionna.phy.fec.turbo import TurboDecoder, TurboEncoder
 
-        self.k = k
+        self.k, self.device = k, device
         self._enc = TurboEncoder(
             rate=float(rate), constraint_length=4, terminate=True, k=k, device=device
         )
         self.n = int(self._enc(torch.zeros(1, k, device=device)).shape[-1])
+        self._fast_enc = _fast_encoder("turbo", self._enc, k, backend, device)
+        self.encoder_info = _encoder_name(self._fast_enc, "sionna TurboEncoder")
         self._dec, name = _fast_decoder("turbo", self._enc, num_iter, backend, device)
         if self._dec is None:
             num_iter = num_iter or 6
@@ -93,10 +128,28 @@ class TurboCode(BlockCode):
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
     def encode(self, bits: Tensor) -> Tensor:
-        return self._enc(bits)
+        return self._enc(bits) if self._fast_enc is None else self._fast_enc(bits)
+
+    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
+        if self._fast_enc is None:
+            return super().encode_numpy(bits)
+        return self._fast_enc.encode_numpy(bits)
 
     def decode(self, llr: Tensor) -> Tensor:
         return self._dec(llr)
+
+
+def _fast_encoder(code: str, encoder, k: int, backend: str, device: str):
+    """The numba encoder for backend fast/auto on CPU (bit-exact with ``encoder``), or None."""
+    if backend == "sionna" or (backend == "auto" and torch.device(device).type != "cpu"):
+        return None
+    from semcom_sim.link.fastenc import FastLDPC5GEncoder, FastTurboEncoder
+
+    return FastLDPC5GEncoder(encoder) if code == "ldpc" else FastTurboEncoder(encoder, k)
+
+
+def _encoder_name(fast, sionna_name: str) -> str:
+    return sionna_name if fast is None else f"fast numba (bit-exact with {sionna_name})"
 
 
 def _fast_decoder(code: str, encoder, num_iter: int | None, backend: str, device: str):
