@@ -7,6 +7,7 @@ them count symbols the same way: a payload of ``C`` blocks of codeword length ``
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -16,9 +17,10 @@ from torch import Tensor
 
 from semcom_sim.channel.base import Channel
 from semcom_sim.channel.conventions import broadcast_snr
+from semcom_sim.errors import SemcomError
 from semcom_sim.link.crc import attach_crc, check_crc
 from semcom_sim.link.fec import code_length, get_code
-from semcom_sim.link.mcs import MCS
+from semcom_sim.link.mcs import BACKENDS, MCS
 from semcom_sim.link.qam import demap_llr, map_bits, qam_info
 from semcom_sim.link.segmentation import join_blocks, segment, split_blocks
 
@@ -52,11 +54,23 @@ class DigitalLink:
 
     All blocks of all payloads (and all SNR points, when the caller batches them) of the same
     size go through each decoder in one call.
+
+    Args:
+        mcs: the modulation and coding; its ``backend`` picks the decoders.
+        device: torch device of the symbols.
+        blocks: backend of the encoder, QAM mapper and demapper (``auto``, ``fast``,
+            ``sionna``); default the MCS's. Fast and Sionna encoders and mappers give identical
+            bits and symbols, the demappers LLRs equal to float rounding.
     """
 
-    def __init__(self, mcs: MCS, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, mcs: MCS, device: str | torch.device = "cpu", blocks: str | None = None
+    ) -> None:
         self.mcs = mcs
         self.device = torch.device(device)
+        self.blocks = mcs.backend if blocks is None else blocks
+        if self.blocks not in BACKENDS:
+            raise SemcomError(f"unknown blocks backend {self.blocks!r}; known: {BACKENDS}")
 
     def num_symbols(self, payload_bytes: int) -> int:
         """Complex symbols a payload of ``payload_bytes`` bytes uses (formula, no simulation)."""
@@ -70,8 +84,8 @@ class DigitalLink:
         d = self.mcs.to_dict()
         code = get_code(self.mcs, 1024, self.device)
         d["decoder"] = code.decoder_info
-        d["encoder"] = code.encoder_info
-        d["qam"] = qam_info(self.mcs.backend, self.device)
+        d["encoder"] = code.encoder_info(self.blocks)
+        d["qam"] = qam_info(self.blocks, self.device)
         return d
 
     def transmit(
@@ -80,8 +94,14 @@ class DigitalLink:
         channel: Channel,
         snr_db: Tensor | float,
         generator: torch.Generator | None = None,
+        timings: dict[str, float] | None = None,
     ) -> LinkResult:
-        """Send ``payloads`` (one per example) at ``snr_db`` (scalar or ``[P]``)."""
+        """Send ``payloads`` (one per example) at ``snr_db`` (scalar or ``[P]``).
+
+        ``timings``, if given, accumulates wall seconds per stage (``segment_crc``, ``encode``,
+        ``map``, ``channel``, ``demap``, ``decode``, ``crc_join``) for profiling.
+        """
+        clock = _Clock(timings)
         p = len(payloads)
         bps = self.mcs.num_bits_per_symbol
         snr = broadcast_snr(snr_db, p, device=self.device)
@@ -102,23 +122,32 @@ class DigitalLink:
             )
         width = int(num_sym.max()) * bps
         bits = np.zeros((p, width), dtype=np.uint8)
+        blocks = self.blocks
         for k, members in groups.items():
             data = np.concatenate([split_blocks(payloads[i], segs[i]) for i, _ in _firsts(members)])
-            cw = codes[k].encode_numpy(np.unpackbits(attach_crc(data), axis=1))
+            u = np.unpackbits(attach_crc(data), axis=1)
+            clock.lap("segment_crc")
+            cw = codes[k].encode_numpy(u, blocks)
             _scatter(bits, cw, members)
-        backend = self.mcs.backend
-        x = map_bits(torch.from_numpy(bits).to(self.device), bps, backend)
+            clock.lap("encode")
+        x = map_bits(torch.from_numpy(bits).to(self.device), bps, blocks)
+        clock.lap("map")
         out = channel(x, snr, generator, num_symbols=num_sym.to(self.device))
+        clock.lap("channel")
         # Clip as Sionna's LDPC decoder does internally (llr_max=20); its Turbo decoder does not
         # and breaks on the huge LLRs of high SNR.
-        llr = demap_llr(out.y, out.no_eff, bps, backend).detach().cpu().numpy()
+        llr = demap_llr(out.y, out.no_eff, bps, blocks).detach().cpu().numpy()
+        clock.lap("demap")
         rx_blocks: dict[int, np.ndarray] = {}
         ok_blocks: dict[int, np.ndarray] = {}
         for k, members in groups.items():
             block_llr = np.clip(_gather(llr, members, codes[k].n), -LLR_MAX, LLR_MAX)
-            rx = np.packbits(codes[k].decode_numpy(block_llr) > 0, axis=1)
+            hard = codes[k].decode_numpy(block_llr)
+            clock.lap("decode")
+            rx = np.packbits(hard > 0, axis=1)
             ok_blocks[k] = check_crc(rx)
             rx_blocks[k] = rx[:, :-3]
+            clock.lap("crc_join")
         received, block_ok = [], []
         cursor = dict.fromkeys(groups, 0)
         for s in segs:
@@ -130,7 +159,22 @@ class DigitalLink:
             cursor[s.k] += s.num_blocks
             received.append(join_blocks(rx_blocks[s.k][c0 : c0 + s.num_blocks], s))
             block_ok.append(ok_blocks[s.k][c0 : c0 + s.num_blocks])
+        clock.lap("crc_join")
         return LinkResult(received, block_ok, num_sym, out.channel_uses.cpu())
+
+
+class _Clock:
+    """Adds the wall time since the previous lap to ``timings[stage]`` (no-op without a dict)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.t
+            self.t = now
 
 
 def _firsts(members: list[tuple[int, int]]) -> list[tuple[int, int]]:

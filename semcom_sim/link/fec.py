@@ -27,7 +27,6 @@ class BlockCode:
     k: int
     n: int
     decoder_info: dict
-    encoder_info: str = "none"
     device: str = "cpu"
 
     def encode(self, bits: Tensor) -> Tensor:
@@ -38,8 +37,13 @@ class BlockCode:
         """``[M, n]`` LLRs (positive = 1) -> hard information bits ``[M, k]``."""
         raise NotImplementedError
 
-    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
-        """uint8 0/1 ``[M, k]`` -> uint8 ``[M, n]`` (through :meth:`encode` unless overridden)."""
+    def encoder_info(self, blocks: str) -> str:
+        """The encoder that ``encode_numpy(..., blocks)`` runs."""
+        return "none"
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        """uint8 0/1 ``[M, k]`` -> uint8 ``[M, n]``; ``blocks`` (``auto``/``fast``/``sionna``)
+        picks the numba encoder or Sionna's (identical codewords)."""
         u = torch.from_numpy(np.ascontiguousarray(bits).astype(np.float32)).to(self.device)
         return self.encode(u).detach().cpu().numpy().astype(np.uint8)
 
@@ -62,7 +66,7 @@ class UncodedCode(BlockCode):
     def encode(self, bits: Tensor) -> Tensor:
         return bits
 
-    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
         return np.ascontiguousarray(bits, dtype=np.uint8)
 
     def decode_numpy(self, llr: np.ndarray) -> np.ndarray:
@@ -80,8 +84,7 @@ class LDPCCode(BlockCode):
 
         self.k, self.n, self.device = k, n, device
         self._enc = LDPC5GEncoder(k, n, device=device)
-        self._fast_enc = _fast_encoder("ldpc", self._enc, k, backend, device)
-        self.encoder_info = _encoder_name(self._fast_enc, "sionna LDPC5GEncoder")
+        self._fast_enc = None
         self._dec, name = _fast_decoder("ldpc", self._enc, num_iter, backend, device)
         if self._dec is None:
             num_iter = num_iter or 20
@@ -92,11 +95,16 @@ class LDPCCode(BlockCode):
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
     def encode(self, bits: Tensor) -> Tensor:
-        return self._enc(bits) if self._fast_enc is None else self._fast_enc(bits)
+        return self._enc(bits)
 
-    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
-        if self._fast_enc is None:
+    def encoder_info(self, blocks: str) -> str:
+        return _encoder_name(blocks, self.device, type(self._enc).__name__)
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        if not _use_fast(blocks, self.device):
             return super().encode_numpy(bits)
+        if self._fast_enc is None:
+            self._fast_enc = _fast_encoder(self._enc, self.k)
         return self._fast_enc.encode_numpy(bits)
 
     def decode(self, llr: Tensor) -> Tensor:
@@ -116,8 +124,7 @@ class TurboCode(BlockCode):
             rate=float(rate), constraint_length=4, terminate=True, k=k, device=device
         )
         self.n = int(self._enc(torch.zeros(1, k, device=device)).shape[-1])
-        self._fast_enc = _fast_encoder("turbo", self._enc, k, backend, device)
-        self.encoder_info = _encoder_name(self._fast_enc, "sionna TurboEncoder")
+        self._fast_enc = None
         self._dec, name = _fast_decoder("turbo", self._enc, num_iter, backend, device)
         if self._dec is None:
             num_iter = num_iter or 6
@@ -128,28 +135,39 @@ class TurboCode(BlockCode):
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
     def encode(self, bits: Tensor) -> Tensor:
-        return self._enc(bits) if self._fast_enc is None else self._fast_enc(bits)
+        return self._enc(bits)
 
-    def encode_numpy(self, bits: np.ndarray) -> np.ndarray:
-        if self._fast_enc is None:
+    def encoder_info(self, blocks: str) -> str:
+        return _encoder_name(blocks, self.device, type(self._enc).__name__)
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        if not _use_fast(blocks, self.device):
             return super().encode_numpy(bits)
+        if self._fast_enc is None:
+            self._fast_enc = _fast_encoder(self._enc, self.k)
         return self._fast_enc.encode_numpy(bits)
 
     def decode(self, llr: Tensor) -> Tensor:
         return self._dec(llr)
 
 
-def _fast_encoder(code: str, encoder, k: int, backend: str, device: str):
-    """The numba encoder for backend fast/auto on CPU (bit-exact with ``encoder``), or None."""
-    if backend == "sionna" or (backend == "auto" and torch.device(device).type != "cpu"):
-        return None
+def _use_fast(blocks: str, device: str) -> bool:
+    return blocks == "fast" or (blocks == "auto" and torch.device(device).type == "cpu")
+
+
+def _fast_encoder(encoder, k: int):
+    """The numba encoder bit-exact with Sionna's ``encoder``."""
     from semcom_sim.link.fastenc import FastLDPC5GEncoder, FastTurboEncoder
 
-    return FastLDPC5GEncoder(encoder) if code == "ldpc" else FastTurboEncoder(encoder, k)
+    if type(encoder).__name__ == "LDPC5GEncoder":
+        return FastLDPC5GEncoder(encoder)
+    return FastTurboEncoder(encoder, k)
 
 
-def _encoder_name(fast, sionna_name: str) -> str:
-    return sionna_name if fast is None else f"fast numba (bit-exact with {sionna_name})"
+def _encoder_name(blocks: str, device: str, sionna_name: str) -> str:
+    if _use_fast(blocks, device):
+        return f"fast numba (bit-exact with sionna {sionna_name})"
+    return f"sionna {sionna_name}"
 
 
 def _fast_decoder(code: str, encoder, num_iter: int | None, backend: str, device: str):
