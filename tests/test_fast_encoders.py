@@ -15,7 +15,7 @@ from semcom_sim.link.segmentation import block_size_ladder
 
 # every LDPC rate the schemes use: the MCS table and the b512 envelopes' extra entries
 LDPC_RATES = sorted({m.rate for m in LDPC_TABLE} | {"3/4"})
-# a spread of the ladder: both ends, every change of step, and every 9th size (42 of 224)
+# a spread of the ladder: both ends, every change of step, and every 9th size (35 of 224)
 _LADDER = block_size_ladder(8448)
 LDPC_KS = sorted({*_LADDER[::9], 40, 48, 512, 528, 1024, 1056, 2048, 2112, 3840, 3904, 8448})
 _TLADDER = block_size_ladder(6144)
