@@ -117,56 +117,38 @@ def _lse_bit(e, labels_d, sh, want):
 
 
 @njit(cache=True)
-def _demap_symbol(v, inv, levels_d, labels_d, e, w, out_row, pos):
-    """LLRs of one dimension's bits of one symbol, written at ``out_row[pos[j]]``."""
-    num_lv = levels_d.shape[0]
-    nb = pos.shape[0]
-    mx = -np.inf
-    for i in range(num_lv):
-        t = v - levels_d[i]
-        e[i] = -t * t * inv
-        mx = max(mx, e[i])
-    if num_lv == 2:  # one bit: the log-sum-exps are single terms
-        one = 1 if labels_d[1] & 1 else 0
-        out_row[pos[0]] = e[one] - e[1 - one]
-        return
-    for i in range(num_lv):
-        w[i] = math.exp(e[i] - mx)
-    for j in range(nb):
-        sh = nb - 1 - j
-        s0 = 0.0
-        s1 = 0.0
-        for i in range(num_lv):
-            if (labels_d[i] >> sh) & 1:
-                s1 += w[i]
-            else:
-                s0 += w[i]
-        if min(s0, s1) > 1e-280:
-            llr = math.log(s1 / s0)
-        else:
-            llr = _lse_bit(e, labels_d, sh, 1) - _lse_bit(e, labels_d, sh, 0)
-        out_row[pos[j]] = llr
-
-
-@njit(cache=True)
 def _demap(yr, yi, no, levels, labels, bit_pos, dims, out):
-    """Exact APP LLRs log p(1)/p(0) for ``yr``/``yi``/``no`` float32 ``[P, m]`` (any strides)
-    into ``out [P, m * bps]``: per dimension, weights exp(e_i - max e) once; a bit whose smaller
-    sum would lose precision (< 1e-280) recomputes both log-sum-exps with their own maxima."""
+    """Exact APP LLRs log p(1)/p(0) per symbol: per dimension, weights exp(e_i - max e) once;
+    a bit whose smaller sum would lose precision (< 1e-280) recomputes both sums exactly."""
     num_lv = levels.shape[1]
-    bps = out.shape[1] // yr.shape[1]
+    nb = bit_pos.shape[1]
     e = np.empty(num_lv)
     w = np.empty(num_lv)
-    pos = np.empty(bit_pos.shape[1], dtype=np.int64)
-    for row in range(yr.shape[0]):
-        out_row = out[row]
-        for col in range(yr.shape[1]):
-            inv = 1.0 / max(np.float64(no[row, col]), NO_MIN)
-            for d in range(dims):
-                v = np.float64(yr[row, col]) if d == 0 else np.float64(yi[row, col])
-                for j in range(pos.shape[0]):
-                    pos[j] = col * bps + bit_pos[d, j]
-                _demap_symbol(v, inv, levels[d], labels[d], e, w, out_row, pos)
+    for s in range(yr.shape[0]):
+        inv = 1.0 / no[s]
+        for d in range(dims):
+            v = yr[s] if d == 0 else yi[s]
+            mx = -np.inf
+            for i in range(num_lv):
+                t = v - levels[d, i]
+                e[i] = -t * t * inv
+                mx = max(mx, e[i])
+            for i in range(num_lv):
+                w[i] = math.exp(e[i] - mx)
+            for j in range(nb):
+                sh = nb - 1 - j
+                s0 = 0.0
+                s1 = 0.0
+                for i in range(num_lv):
+                    if (labels[d, i] >> sh) & 1:
+                        s1 += w[i]
+                    else:
+                        s0 += w[i]
+                if min(s0, s1) > 1e-280:
+                    llr = math.log(s1 / s0)
+                else:
+                    llr = _lse_bit(e, labels[d], sh, 1) - _lse_bit(e, labels[d], sh, 0)
+                out[s, bit_pos[d, j]] = llr
 
 
 def demap_llr(y: Tensor, no: Tensor, num_bits_per_symbol: int, backend: str = "auto") -> Tensor:
@@ -180,12 +162,14 @@ def demap_llr(y: Tensor, no: Tensor, num_bits_per_symbol: int, backend: str = "a
         _, demapper = _blocks(num_bits_per_symbol, str(y.device))
         return demapper(y, no.clamp_min(NO_MIN))
     _, levels, labels, bit_pos, dims = _tables(num_bits_per_symbol)
-    yc = y.detach().to("cpu", torch.complex64).resolve_conj()
+    yc = y.detach().to("cpu", torch.complex64)
     shape = yc.shape
-    y2 = yc.reshape(-1, shape[-1]).numpy()
-    # a view with zero strides where ``no`` broadcasts (a copy only for odd leading dims)
-    no2 = np.broadcast_to(no.detach().to("cpu", torch.float32).numpy(), shape).reshape(y2.shape)
-    out = np.empty((y2.shape[0], y2.shape[1] * num_bits_per_symbol), dtype=np.float32)
-    _demap(y2.real, y2.imag, no2, levels, labels, bit_pos, dims, out)
+    flat = yc.reshape(-1)
+    nof = torch.broadcast_to(no.detach().to("cpu", torch.float32), shape).reshape(-1)
+    nof = np.maximum(nof.numpy().astype(np.float64), NO_MIN)
+    yr = flat.real.numpy().astype(np.float64)
+    yi = flat.imag.numpy().astype(np.float64)
+    out = np.empty((flat.shape[0], num_bits_per_symbol), dtype=np.float32)
+    _demap(yr, yi, nof, levels, labels, bit_pos, dims, out)
     llr = torch.from_numpy(out).reshape(*shape[:-1], shape[-1] * num_bits_per_symbol)
     return llr.to(y.device)
