@@ -7,6 +7,7 @@ them count symbols the same way: a payload of ``C`` blocks of codeword length ``
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -16,10 +17,11 @@ from torch import Tensor
 
 from semcom_sim.channel.base import Channel
 from semcom_sim.channel.conventions import broadcast_snr
+from semcom_sim.errors import SemcomError
 from semcom_sim.link.crc import attach_crc, check_crc
 from semcom_sim.link.fec import code_length, get_code
-from semcom_sim.link.mcs import MCS
-from semcom_sim.link.qam import demap_llr, map_bits
+from semcom_sim.link.mcs import BACKENDS, MCS
+from semcom_sim.link.qam import demap_llr, map_bits, qam_info
 from semcom_sim.link.segmentation import join_blocks, segment, split_blocks
 
 LLR_MAX = 20.0
@@ -52,11 +54,23 @@ class DigitalLink:
 
     All blocks of all payloads (and all SNR points, when the caller batches them) of the same
     size go through each decoder in one call.
+
+    Args:
+        mcs: the modulation and coding; its ``backend`` picks the decoders.
+        device: torch device of the symbols.
+        blocks: backend of the encoder, QAM mapper and demapper (``auto``, ``fast``,
+            ``sionna``); default the MCS's. Fast and Sionna encoders and mappers give identical
+            bits and symbols, the demappers LLRs equal to float rounding.
     """
 
-    def __init__(self, mcs: MCS, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, mcs: MCS, device: str | torch.device = "cpu", blocks: str | None = None
+    ) -> None:
         self.mcs = mcs
         self.device = torch.device(device)
+        self.blocks = mcs.backend if blocks is None else blocks
+        if self.blocks not in BACKENDS:
+            raise SemcomError(f"unknown blocks backend {self.blocks!r}; known: {BACKENDS}")
 
     def num_symbols(self, payload_bytes: int) -> int:
         """Complex symbols a payload of ``payload_bytes`` bytes uses (formula, no simulation)."""
@@ -68,7 +82,10 @@ class DigitalLink:
 
     def config(self) -> dict:
         d = self.mcs.to_dict()
-        d["decoder"] = get_code(self.mcs, 1024, self.device).decoder_info
+        code = get_code(self.mcs, 1024, self.device)
+        d["decoder"] = code.decoder_info
+        d["encoder"] = code.encoder_info(self.blocks)
+        d["qam"] = qam_info(self.blocks, self.device)
         return d
 
     def transmit(
@@ -77,8 +94,14 @@ class DigitalLink:
         channel: Channel,
         snr_db: Tensor | float,
         generator: torch.Generator | None = None,
+        timings: dict[str, float] | None = None,
     ) -> LinkResult:
-        """Send ``payloads`` (one per example) at ``snr_db`` (scalar or ``[P]``)."""
+        """Send ``payloads`` (one per example) at ``snr_db`` (scalar or ``[P]``).
+
+        ``timings``, if given, accumulates wall seconds per stage (``segment_crc``, ``encode``,
+        ``map``, ``channel``, ``demap``, ``decode``, ``crc_join``) for profiling.
+        """
+        clock = _Clock(timings)
         p = len(payloads)
         bps = self.mcs.num_bits_per_symbol
         snr = broadcast_snr(snr_db, p, device=self.device)
@@ -98,28 +121,33 @@ class DigitalLink:
                 channel_uses=channel.channel_uses(num_sym),
             )
         width = int(num_sym.max()) * bps
-        bits = torch.zeros(p, width, device=self.device)
-        info: dict[int, np.ndarray] = {}
+        bits = np.zeros((p, width), dtype=np.uint8)
+        blocks = self.blocks
         for k, members in groups.items():
             data = np.concatenate([split_blocks(payloads[i], segs[i]) for i, _ in _firsts(members)])
-            info[k] = data
-            u = torch.from_numpy(np.unpackbits(attach_crc(data), axis=1).astype(np.float32))
-            cw = codes[k].encode(u.to(self.device))
-            rows, cols = _positions(members, codes[k].n, self.device)
-            bits[rows, cols] = cw
-        x = map_bits(bits, bps)
+            u = np.unpackbits(attach_crc(data), axis=1)
+            clock.lap("segment_crc")
+            cw = codes[k].encode_numpy(u, blocks)
+            _scatter(bits, cw, members)
+            clock.lap("encode")
+        x = map_bits(torch.from_numpy(bits).to(self.device), bps, blocks)
+        clock.lap("map")
         out = channel(x, snr, generator, num_symbols=num_sym.to(self.device))
+        clock.lap("channel")
         # Clip as Sionna's LDPC decoder does internally (llr_max=20); its Turbo decoder does not
         # and breaks on the huge LLRs of high SNR.
-        llr = demap_llr(out.y, out.no_eff, bps).clamp(-LLR_MAX, LLR_MAX)
+        llr = demap_llr(out.y, out.no_eff, bps, blocks).detach().cpu().numpy()
+        clock.lap("demap")
         rx_blocks: dict[int, np.ndarray] = {}
         ok_blocks: dict[int, np.ndarray] = {}
         for k, members in groups.items():
-            rows, cols = _positions(members, codes[k].n, self.device)
-            hard = codes[k].decode(llr[rows, cols])
-            rx = np.packbits(hard.detach().cpu().numpy().astype(np.uint8) > 0, axis=1)
+            block_llr = np.clip(_gather(llr, members, codes[k].n), -LLR_MAX, LLR_MAX)
+            hard = codes[k].decode_numpy(block_llr)
+            clock.lap("decode")
+            rx = np.packbits(hard > 0, axis=1)
             ok_blocks[k] = check_crc(rx)
             rx_blocks[k] = rx[:, :-3]
+            clock.lap("crc_join")
         received, block_ok = [], []
         cursor = dict.fromkeys(groups, 0)
         for s in segs:
@@ -131,7 +159,22 @@ class DigitalLink:
             cursor[s.k] += s.num_blocks
             received.append(join_blocks(rx_blocks[s.k][c0 : c0 + s.num_blocks], s))
             block_ok.append(ok_blocks[s.k][c0 : c0 + s.num_blocks])
+        clock.lap("crc_join")
         return LinkResult(received, block_ok, num_sym, out.channel_uses.cpu())
+
+
+class _Clock:
+    """Adds the wall time since the previous lap to ``timings[stage]`` (no-op without a dict)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.t
+            self.t = now
 
 
 def _firsts(members: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -139,9 +182,26 @@ def _firsts(members: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [m for m in members if m[1] == 0]
 
 
-def _positions(members: list[tuple[int, int]], n: int, device) -> tuple[Tensor, Tensor]:
-    """Index tensors ``[M, 1]`` rows and ``[M, n]`` columns of each block's coded bits."""
-    idx = torch.tensor(members, dtype=torch.int64, device=device).reshape(-1, 2)
-    rows = idx[:, :1]
-    cols = idx[:, 1:] * n + torch.arange(n, device=device)
-    return rows, cols
+def _runs(members: list[tuple[int, int]]):
+    """(payload, first member row, blocks) per payload: its blocks are consecutive members."""
+    for r, (i, j) in enumerate(members):
+        if j == 0:
+            c = 1
+            while r + c < len(members) and members[r + c][0] == i and members[r + c][1] == c:
+                c += 1
+            yield i, r, c
+
+
+def _scatter(bits: np.ndarray, cw: np.ndarray, members: list[tuple[int, int]]) -> None:
+    """Write codewords ``cw [M, n]`` into each payload's row of ``bits [P, width]``."""
+    n = cw.shape[1]
+    for i, r, c in _runs(members):
+        bits[i, : c * n] = cw[r : r + c].reshape(-1)
+
+
+def _gather(llr: np.ndarray, members: list[tuple[int, int]], n: int) -> np.ndarray:
+    """float32 ``[M, n]``: each member block's LLRs out of ``llr [P, width]``."""
+    out = np.empty((len(members), n), dtype=np.float32)
+    for i, r, c in _runs(members):
+        out[r : r + c] = llr[i, : c * n].reshape(c, n)
+    return out

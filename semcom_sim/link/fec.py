@@ -1,7 +1,11 @@
-"""Block codes behind one small interface: 5G NR LDPC, LTE Turbo (both via Sionna), uncoded.
+"""Block codes behind one small interface: 5G NR LDPC, LTE Turbo (Sionna's codes), uncoded.
 
-Bits are float32 0/1 tensors; LLRs follow Sionna's sign (``log p(1)/p(0)``: positive means 1).
-Instances are cached per (code, k, rate, decoder settings) so that a sweep builds each once.
+Bits are float32 0/1 tensors (``encode``/``decode``) or uint8 / float32 numpy arrays
+(``encode_numpy``/``decode_numpy``, the link's path); LLRs follow Sionna's sign
+(``log p(1)/p(0)``: positive means 1). With backend ``fast`` (or ``auto`` on the CPU) the
+numba encoders of :mod:`semcom_sim.link.fastenc` (bit-exact with Sionna's) and decoders of
+:mod:`semcom_sim.link.fastdec` run; ``sionna`` runs Sionna's blocks. Instances are cached per
+(code, k, rate, decoder settings) so that a sweep builds each once.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import functools
 from fractions import Fraction
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -22,6 +27,7 @@ class BlockCode:
     k: int
     n: int
     decoder_info: dict
+    device: str = "cpu"
 
     def encode(self, bits: Tensor) -> Tensor:
         """``[M, k]`` -> ``[M, n]`` (float32 0/1)."""
@@ -30,6 +36,24 @@ class BlockCode:
     def decode(self, llr: Tensor) -> Tensor:
         """``[M, n]`` LLRs (positive = 1) -> hard information bits ``[M, k]``."""
         raise NotImplementedError
+
+    def encoder_info(self, blocks: str) -> str:
+        """The encoder that ``encode_numpy(..., blocks)`` runs."""
+        return "none"
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        """uint8 0/1 ``[M, k]`` -> uint8 ``[M, n]``; ``blocks`` (``auto``/``fast``/``sionna``)
+        picks the numba encoder or Sionna's (identical codewords)."""
+        u = torch.from_numpy(np.ascontiguousarray(bits).astype(np.float32)).to(self.device)
+        return self.encode(u).detach().cpu().numpy().astype(np.uint8)
+
+    def decode_numpy(self, llr: np.ndarray) -> np.ndarray:
+        """float32 LLRs ``[M, n]`` -> uint8 hard bits ``[M, k]``."""
+        dec = getattr(self, "_dec", None)
+        if hasattr(dec, "decode_numpy"):
+            return dec.decode_numpy(llr)
+        hard = self.decode(torch.from_numpy(np.ascontiguousarray(llr)).to(self.device))
+        return (hard.detach().cpu().numpy() > 0).astype(np.uint8)
 
 
 class UncodedCode(BlockCode):
@@ -42,6 +66,12 @@ class UncodedCode(BlockCode):
     def encode(self, bits: Tensor) -> Tensor:
         return bits
 
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        return np.ascontiguousarray(bits, dtype=np.uint8)
+
+    def decode_numpy(self, llr: np.ndarray) -> np.ndarray:
+        return (llr > 0).astype(np.uint8)
+
     def decode(self, llr: Tensor) -> Tensor:
         return (llr > 0).to(torch.float32)
 
@@ -52,8 +82,9 @@ class LDPCCode(BlockCode):
     def __init__(self, k: int, n: int, num_iter: int | None, backend: str, device: str) -> None:
         from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
-        self.k, self.n = k, n
+        self.k, self.n, self.device = k, n, device
         self._enc = LDPC5GEncoder(k, n, device=device)
+        self._fast_enc = None
         self._dec, name = _fast_decoder("ldpc", self._enc, num_iter, backend, device)
         if self._dec is None:
             num_iter = num_iter or 20
@@ -65,6 +96,16 @@ class LDPCCode(BlockCode):
 
     def encode(self, bits: Tensor) -> Tensor:
         return self._enc(bits)
+
+    def encoder_info(self, blocks: str) -> str:
+        return _encoder_name(blocks, self.device, type(self._enc).__name__)
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        if not _use_fast(blocks, self.device):
+            return super().encode_numpy(bits)
+        if self._fast_enc is None:
+            self._fast_enc = _fast_encoder(self._enc, self.k)
+        return self._fast_enc.encode_numpy(bits)
 
     def decode(self, llr: Tensor) -> Tensor:
         return self._dec(llr)
@@ -78,11 +119,12 @@ class TurboCode(BlockCode):
     ) -> None:
         from sionna.phy.fec.turbo import TurboDecoder, TurboEncoder
 
-        self.k = k
+        self.k, self.device = k, device
         self._enc = TurboEncoder(
             rate=float(rate), constraint_length=4, terminate=True, k=k, device=device
         )
         self.n = int(self._enc(torch.zeros(1, k, device=device)).shape[-1])
+        self._fast_enc = None
         self._dec, name = _fast_decoder("turbo", self._enc, num_iter, backend, device)
         if self._dec is None:
             num_iter = num_iter or 6
@@ -95,8 +137,37 @@ class TurboCode(BlockCode):
     def encode(self, bits: Tensor) -> Tensor:
         return self._enc(bits)
 
+    def encoder_info(self, blocks: str) -> str:
+        return _encoder_name(blocks, self.device, type(self._enc).__name__)
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        if not _use_fast(blocks, self.device):
+            return super().encode_numpy(bits)
+        if self._fast_enc is None:
+            self._fast_enc = _fast_encoder(self._enc, self.k)
+        return self._fast_enc.encode_numpy(bits)
+
     def decode(self, llr: Tensor) -> Tensor:
         return self._dec(llr)
+
+
+def _use_fast(blocks: str, device: str) -> bool:
+    return blocks == "fast" or (blocks == "auto" and torch.device(device).type == "cpu")
+
+
+def _fast_encoder(encoder, k: int):
+    """The numba encoder bit-exact with Sionna's ``encoder``."""
+    from semcom_sim.link.fastenc import FastLDPC5GEncoder, FastTurboEncoder
+
+    if type(encoder).__name__ == "LDPC5GEncoder":
+        return FastLDPC5GEncoder(encoder)
+    return FastTurboEncoder(encoder, k)
+
+
+def _encoder_name(blocks: str, device: str, sionna_name: str) -> str:
+    if _use_fast(blocks, device):
+        return f"fast numba (bit-exact with sionna {sionna_name})"
+    return f"sionna {sionna_name}"
 
 
 def _fast_decoder(code: str, encoder, num_iter: int | None, backend: str, device: str):

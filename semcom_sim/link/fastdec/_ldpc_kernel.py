@@ -16,8 +16,10 @@ per LLR unit): twice the SIMD width of float32 and half the memory traffic.
 Each layer runs two passes over its edges, up to two edges per loop (one stream each) so
 the running minima stay in registers: pass 1 folds t = app - r into (min1, min2, argmin,
 sign parity); pass 2 recomputes t, writes the new message r and app = t + r. A loop over
-several streams is split where any stream wraps around its block, and every stream is a
-slice view (computed indices would make numba emit gathers).
+several streams is split where any stream wraps around its block; every stream is an
+unsigned offset into the flat arrays (no views, whose reference counting per call cost more
+than the loops themselves at small Z, and no negative-index checks that would make numba
+emit gathers).
 
 Lanes run their iterations in lockstep. After each iteration a lane whose hard decisions
 satisfy all checks (or that ran ``num_iter`` iterations) writes its block out and takes the
@@ -35,6 +37,7 @@ QS = 8.0  # fixed-point steps per LLR unit
 APP_MAX = 16000  # |app| clip (2000 LLR units)
 MSG_MAX = 8000  # |message| clip, so |app - r| <= 24000 fits int16
 _I16 = np.int16
+_U = np.uint64
 
 
 @njit(cache=True)
@@ -61,81 +64,98 @@ def _clip(x, q):
 
 
 @njit(cache=True)
-def _pass1_1(a0, r0, kv, mn1, mn2, code, d):
-    for i in range(kv.shape[0]):
-        k = kv[i]
-        x0 = _I16(a0[i] - (r0[i] & k))
-        c = code[i]
-        m1, m2, ix = _fold(abs(x0), d, mn1[i], mn2[i], c >> 1)
-        mn1[i] = m1
-        mn2[i] = m2
-        code[i] = _I16((ix << 1) | ((c & 1) ^ (x0 < 0)))
+def _pass1_1(app, a0, r, r0, kv, mn1, mn2, code, p0, n, d):
+    for i in range(n):
+        j = p0 + i
+        k = kv[j]
+        x0 = _I16(app[a0 + i] - (r[r0 + i] & k))
+        c = code[j]
+        m1, m2, ix = _fold(abs(x0), d, mn1[j], mn2[j], c >> 1)
+        mn1[j] = m1
+        mn2[j] = m2
+        code[j] = _I16((ix << 1) | ((c & 1) ^ (x0 < 0)))
 
 
 @njit(cache=True)
-def _pass1_2(a0, a1, r0, r1, kv, mn1, mn2, code, d):
-    for i in range(kv.shape[0]):
-        k = kv[i]
-        x0 = _I16(a0[i] - (r0[i] & k))
-        x1 = _I16(a1[i] - (r1[i] & k))
-        c = code[i]
-        m1, m2, ix = _fold(abs(x0), d, mn1[i], mn2[i], c >> 1)
+def _pass1_2(app, a0, a1, r, r0, r1, kv, mn1, mn2, code, p0, n, d):
+    for i in range(n):
+        j = p0 + i
+        k = kv[j]
+        x0 = _I16(app[a0 + i] - (r[r0 + i] & k))
+        x1 = _I16(app[a1 + i] - (r[r1 + i] & k))
+        c = code[j]
+        m1, m2, ix = _fold(abs(x0), d, mn1[j], mn2[j], c >> 1)
         m1, m2, ix = _fold(abs(x1), d + 1, m1, m2, ix)
-        mn1[i] = m1
-        mn2[i] = m2
-        code[i] = _I16((ix << 1) | ((c & 1) ^ (x0 < 0) ^ (x1 < 0)))
+        mn1[j] = m1
+        mn2[j] = m2
+        code[j] = _I16((ix << 1) | ((c & 1) ^ (x0 < 0) ^ (x1 < 0)))
 
 
 @njit(cache=True)
-def _pass2_1(a0, r0, kv, mn1, mn2, code, d):
-    for i in range(kv.shape[0]):
-        k = kv[i]
-        m1 = mn1[i]
-        m2 = mn2[i]
-        ix = _I16(code[i] >> 1)
-        p = _I16(code[i] & 1)
-        x0 = _I16(a0[i] - (r0[i] & k))
+def _pass2_1(app, a0, r, r0, kv, mn1, mn2, code, p0, n, d):
+    for i in range(n):
+        j = p0 + i
+        k = kv[j]
+        m1 = mn1[j]
+        m2 = mn2[j]
+        ix = _I16(code[j] >> 1)
+        p = _I16(code[j] & 1)
+        x0 = _I16(app[a0 + i] - (r[r0 + i] & k))
         q0 = _msg(x0, d, m1, m2, ix, p)
-        r0[i] = q0
-        a0[i] = _clip(x0, q0)
+        r[r0 + i] = q0
+        app[a0 + i] = _clip(x0, q0)
 
 
 @njit(cache=True)
-def _pass2_2(a0, a1, r0, r1, kv, mn1, mn2, code, d):
-    for i in range(kv.shape[0]):
-        k = kv[i]
-        m1 = mn1[i]
-        m2 = mn2[i]
-        ix = _I16(code[i] >> 1)
-        p = _I16(code[i] & 1)
-        x0 = _I16(a0[i] - (r0[i] & k))
-        x1 = _I16(a1[i] - (r1[i] & k))
+def _pass2_2(app, a0, a1, r, r0, r1, kv, mn1, mn2, code, p0, n, d):
+    for i in range(n):
+        j = p0 + i
+        k = kv[j]
+        m1 = mn1[j]
+        m2 = mn2[j]
+        ix = _I16(code[j] >> 1)
+        p = _I16(code[j] & 1)
+        x0 = _I16(app[a0 + i] - (r[r0 + i] & k))
+        x1 = _I16(app[a1 + i] - (r[r1 + i] & k))
         q0 = _msg(x0, d, m1, m2, ix, p)
         q1 = _msg(x1, d + 1, m1, m2, ix, p)
-        r0[i] = q0
-        r1[i] = q1
-        a0[i] = _clip(x0, q0)
-        a1[i] = _clip(x1, q1)
+        r[r0 + i] = q0
+        r[r1 + i] = q1
+        app[a0 + i] = _clip(x0, q0)
+        app[a1 + i] = _clip(x1, q1)
+
+
+@njit(cache=True)
+def _stream(col, shift, p0, zw, nw):
+    """Offset into app of the values that lanes p0.. of an edge (col, shift) read."""
+    off = p0 + shift * nw
+    if off >= zw:
+        off -= zw
+    return _U(col * zw + off)
 
 
 @njit(cache=True)
 def _pass(which, app, r, kv, mn1, mn2, code, p0, p1, e, g, d, zw, nw, edge_col, edge_shift):
-    """Run pass ``which`` (1 or 2) on lanes p0..p1-1 of edges e..e+g-1 (g = 1 or 2)."""
-    a0 = _stream(app, edge_col[e], edge_shift[e], p0, p1 - p0, zw, nw)
-    r0 = r[e * zw + p0 : e * zw + p1]
-    s1, s2, s3, k = mn1[p0:p1], mn2[p0:p1], code[p0:p1], kv[p0:p1]
+    """Run pass ``which`` (1 or 2) on lanes p0..p1-1 of edges e..e+g-1 (g = 1 or 2).
+
+    Offsets are unsigned, so numba emits no negative-index wraparound and the loops stay
+    contiguous (no views: a view per stream costs reference counting per call)."""
+    a0 = _stream(edge_col[e], edge_shift[e], p0, zw, nw)
+    r0 = _U(e * zw + p0)
+    q0 = _U(p0)
+    n = _U(p1 - p0)
     if g == 1:
         if which == 1:
-            _pass1_1(a0, r0, k, s1, s2, s3, d)
+            _pass1_1(app, a0, r, r0, kv, mn1, mn2, code, q0, n, d)
         else:
-            _pass2_1(a0, r0, k, s1, s2, s3, d)
+            _pass2_1(app, a0, r, r0, kv, mn1, mn2, code, q0, n, d)
     else:
-        a1 = _stream(app, edge_col[e + 1], edge_shift[e + 1], p0, p1 - p0, zw, nw)
-        r1 = r[(e + 1) * zw + p0 : (e + 1) * zw + p1]
+        a1 = _stream(edge_col[e + 1], edge_shift[e + 1], p0, zw, nw)
+        r1 = _U((e + 1) * zw + p0)
         if which == 1:
-            _pass1_2(a0, a1, r0, r1, k, s1, s2, s3, d)
+            _pass1_2(app, a0, a1, r, r0, r1, kv, mn1, mn2, code, q0, n, d)
         else:
-            _pass2_2(a0, a1, r0, r1, k, s1, s2, s3, d)
+            _pass2_2(app, a0, a1, r, r0, r1, kv, mn1, mn2, code, q0, n, d)
 
 
 @njit(cache=True)
@@ -151,16 +171,6 @@ def _group(which, app, r, kv, mn1, mn2, code, e, g, d, zw, nw, edge_col, edge_sh
         _pass(which, app, r, kv, mn1, mn2, code, lo, hi, e, g, d, zw, nw, edge_col, edge_shift)
     if zw > hi:
         _pass(which, app, r, kv, mn1, mn2, code, hi, zw, e, g, d, zw, nw, edge_col, edge_shift)
-
-
-@njit(cache=True)
-def _stream(app, col, shift, p0, n, zw, nw):
-    """View of the n app values that lanes p0..p0+n-1 of an edge (col, shift) read."""
-    off = p0 + shift * nw
-    if off >= zw:
-        off -= zw
-    base = col * zw + off
-    return app[base : base + n]
 
 
 @njit(cache=True)
@@ -201,9 +211,9 @@ def _iteration(app, r, kv, mn1, mn2, code, z, nw, layer_ptr, edge_col, edge_shif
 
 
 @njit(cache=True)
-def _parity_pass(av, par):
-    for i in range(par.shape[0]):
-        par[i] ^= np.int16(av[i] <= 0)
+def _parity_pass(app, a0, par, p0, n):
+    for i in range(n):
+        par[p0 + i] ^= np.int16(app[a0 + i] <= 0)
 
 
 @njit(cache=True)
@@ -217,8 +227,8 @@ def _syndrome_bad(app, par, badv, bad, z, nw, layer_ptr, edge_col, edge_shift, c
             base = edge_col[e] * zw
             a = (z - edge_shift[e]) * nw
             b = edge_shift[e] * nw
-            _parity_pass(app[base + b : base + zw], par[:a])
-            _parity_pass(app[base : base + b], par[a:zw])
+            _parity_pass(app, _U(base + b), par, _U(0), _U(a))
+            _parity_pass(app, _U(base), par, _U(a), _U(b))
         if check_mask[lay].all():
             for i in range(zw):
                 badv[i] |= par[i]
