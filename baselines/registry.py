@@ -62,8 +62,8 @@ def _register(name: str, help: str, **kwargs) -> None:
 
 
 for _fam in FAMILIES.values():
-    if _fam.split:  # feature-jpeg-*: no registered FEATURE_SPLITS back end yet, so no task
-        continue
+    # feature-jpeg-*: split inference; they serve a task once its FEATURE_SPLITS back end is
+    # registered (detseg: FFMNet's halves, semcom_sim.models.ffmnet.schemes).
     _words = _FIELD_WORDS[_fam.name]
     _register(
         _fam.default_name,
