@@ -41,7 +41,7 @@ _FIELD_WORDS = {
     "utf8": "UTF-8",
     "pcm": "16-bit PCM",
     "h264": "H.264 crf 23 frames",
-    "feature-jpeg": "8-bit features + JPEG q50",
+    "feature-jpeg": "8-bit features + JPEG q10",
     "heif": "HEIF/HEVC intra q50 (codestream)",
     "avif": "AVIF/AV1 intra q50 (codestream)",
     "webp": "WebP q50 (codestream)",

@@ -16,9 +16,9 @@ example (complex channel symbols; two real values per symbol):
 - The separate baseline goes through the shared separation code
   (:mod:`semcom_sim.baselines.families`): this module registers FFMNet's halves as the
   ``detseg`` back end of ``FEATURE_SPLITS``, so the ``feature-jpeg-*`` family (8-bit D1 +
-  channel-mosaic JPEG q50, MCS staircase, envelope, capacity bound) serves detseg, and
-  ``ffmnet-jpeg-q<Q>-ldpc`` (Q = 5, 10; ``ffmnet-jpeg-ldpc`` = Q 10, the quality nearest the
-  512x JSCC's bandwidth) are that family at other JPEG qualities with LDPC R=1/2 QPSK.
+  channel-mosaic JPEG q10, MCS staircase, envelope, capacity bound) serves detseg, and
+  ``ffmnet-jpeg-q<Q>-ldpc`` (Q = 5, 10) are that family at JPEG quality Q with LDPC R=1/2 QPSK;
+  ``ffmnet-jpeg-ldpc`` is Q = 10, the same as ``feature-jpeg-ldpc`` under the name Fig. 5 uses.
 
 The noiseless schemes (``-ref``, ``ffmnet-uncompressed``) do not depend on the SNR or the noise,
 so :meth:`FFMNetScheme.run_grid` computes them once per batch and gives every point that result;

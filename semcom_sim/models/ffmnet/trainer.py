@@ -166,12 +166,19 @@ def jscc_step(
 
 
 def _check_resume(out: Path, kind: str, config: dict) -> None:
-    """A training directory may only be resumed with the same configuration (steps aside)."""
+    """A training directory may only be resumed with the same configuration, except ``steps``
+    and an ``lr_decay_at`` that the run has not reached yet under either schedule (the steps
+    done are then exactly those of a run made from scratch with the new schedule)."""
     if not (out / "last").exists():
         return
-    _, old, _ = load_checkpoint(out / "last", kind=kind)
-    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k != "steps"}
-    theirs = {k: v for k, v in old.items() if k != "steps"}
+    _, old, extra = load_checkpoint(out / "last", kind=kind)
+    done = int(extra.get("step", 0))
+    free = {"steps"}
+    decays = [int(c.get("lr_decay_at") or 0) for c in (old, config)]
+    if all(d == 0 or d >= done for d in decays):
+        free.add("lr_decay_at")
+    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k not in free}
+    theirs = {k: v for k, v in old.items() if k not in free}
     if mine != theirs:
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise SemcomError(
