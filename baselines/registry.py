@@ -41,7 +41,7 @@ _FIELD_WORDS = {
     "utf8": "UTF-8",
     "pcm": "16-bit PCM",
     "h264": "H.264 crf 23 frames",
-    "feature-jpeg": "8-bit features + JPEG q50",
+    "feature-jpeg": "8-bit features + JPEG q10",
     "heif": "HEIF/HEVC intra q50 (codestream)",
     "avif": "AVIF/AV1 intra q50 (codestream)",
     "webp": "WebP q50 (codestream)",
@@ -62,8 +62,8 @@ def _register(name: str, help: str, **kwargs) -> None:
 
 
 for _fam in FAMILIES.values():
-    if _fam.split:  # feature-jpeg-*: no registered FEATURE_SPLITS back end yet, so no task
-        continue
+    # feature-jpeg-*: split inference; they serve a task once its FEATURE_SPLITS back end is
+    # registered (detseg: FFMNet's halves, semcom_sim.models.ffmnet.schemes).
     _words = _FIELD_WORDS[_fam.name]
     _register(
         _fam.default_name,

@@ -169,8 +169,12 @@ def test_paper_baselines_registered_and_apply_by_task_name():
         "jpeg-q90-ldpc",
     ):
         assert name in SCHEMES, name
-    # no FEATURE_SPLITS back end is registered yet, so the feature-JPEG family applies to no task
-    assert not [n for n in SCHEMES.names() if n.startswith("feature-jpeg")]
+    # the feature-JPEG family is registered like every other (paper default, staircase, envelope,
+    # capacity) and serves detseg once FFMNet's FEATURE_SPLITS back end is registered
+    for name in ("feature-jpeg-ldpc", "feature-jpeg-envelope", "feature-jpeg-capacity"):
+        assert name in SCHEMES, name
+    assert SCHEMES.create("feature-jpeg-ldpc").supports(TASKS.create("detseg"))
+    assert not SCHEMES.create("feature-jpeg-ldpc").supports(TASKS.create("image-reconstruction"))
     for fam in ("jpeg", "utf8", "pcm"):
         staircase = [f"{fam}-{m.name}" for m in LDPC_TABLE if f"{fam}-{m.name}" in SCHEMES]
         assert len(staircase) == (6 if fam == "utf8" else 5)  # 1/2 QPSK is the paper default

@@ -65,11 +65,13 @@ def test_tiny_shapes_at_every_level(tiny_cfg, scenes):
     model = FFMNet(tiny_cfg)
     images, _ = scenes
     out = model(images)
-    sizes = [16, 8, 4, 2, 1]
+    sizes = [32, 16, 8, 4, 2, 1]
     assert [tuple(f.shape) for f in out["features"]] == [(4, 128, s, s) for s in sizes]
     assert out["d1"] is out["features"][0] and (out["d1"] >= 0).all()
+    # the paper's operating point: D1 holds 8 reals per input pixel (64 * 64 * 512 / 512**2)
+    assert tiny_cfg.reals_per_pixel() == ffmnet_preset("paper").reals_per_pixel() == 8.0
     p = expected_num_priors(tiny_cfg, sizes)
-    assert p == 1524
+    assert p == 32 * 32 * 4 + (16 * 16 + 8 * 8 + 4 * 4) * 6 + (2 * 2 + 1) * 4
     assert out["cls_logits"].shape == (4, p, 5)
     assert out["box_deltas"].shape == (4, p, 4)
     assert out["priors"].shape == (p, 4)
@@ -232,6 +234,36 @@ def test_detect_recovers_a_perfect_prediction():
     assert (scores[:-1] >= scores[1:]).all()
 
 
+def _naive_greedy_nms(boxes, scores, labels, thr):
+    """Reference: one box at a time, suppressing later boxes of its label row by row."""
+    from semcom_sim.models.ffmnet import box_iou
+
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    keep, dead = [], set()
+    for a, i in enumerate(order):
+        if i in dead:
+            continue
+        keep.append(i)
+        for j in order[a + 1 :]:
+            if labels[j] == labels[i] and box_iou(boxes[i : i + 1], boxes[j : j + 1])[0, 0] > thr:
+                dead.add(j)
+    return keep
+
+
+def test_batched_nms_matches_the_naive_greedy_definition():
+    from semcom_sim.models.ffmnet import batched_nms
+
+    g = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        n = int(torch.randint(1, 60, (1,), generator=g))
+        xy = torch.rand(n, 2, generator=g) * 100
+        boxes = torch.cat([xy, xy + torch.rand(n, 2, generator=g) * 40], dim=1)
+        scores = torch.rand(n, generator=g).round(decimals=1)  # ties on purpose
+        labels = torch.randint(1, 4, (n,), generator=g)
+        got = batched_nms(boxes, scores, labels, 0.45).tolist()
+        assert got == _naive_greedy_nms(boxes, scores, labels.tolist(), 0.45)
+
+
 def _detect(logits, deltas, priors):
     from semcom_sim.models.ffmnet import detect
 
@@ -332,9 +364,10 @@ def test_jscc_compression_ratio_and_symbols(setting):
     assert out["num_symbols"].tolist() == [cfg.num_symbols(64, 64)] * 2
     assert out["compression_ratio"] == ratio
     assert out["d1_hat"].shape == (2, 512, 64, 64) and (out["d1_hat"] >= 0).all()
-    # tiny preset's D1: (16, 16, 128)
+    # tiny preset's D1: (32, 32, 128); the same reals per input pixel as the paper's
     small = jscc_preset(setting, 128)
-    assert small.num_symbols(16, 16) == 16 * 16 * 128 // ratio // 2
+    assert small.num_symbols(32, 32) == 32 * 32 * 128 // ratio // 2
+    assert small.num_real(32, 32) / 128**2 == cfg.num_real(64, 64) / 512**2
 
 
 def test_power_normalisation_and_channel():
@@ -352,6 +385,51 @@ def test_power_normalisation_and_channel():
     assert torch.equal(clean["received"], clean["symbols"])
     with pytest.raises(SemcomError):
         jscc(d1, AWGN())
+
+
+def test_d1_standardisation_and_trivial_predictors():
+    from semcom_sim.models.ffmnet.jscc import l1_references, l1_terms
+
+    torch.manual_seed(0)
+    jscc = FeatureJSCC(JSCCConfig(in_channels=16, spatial_stride=2, channel_divisor=4))
+    scale = torch.logspace(-1, 1, 16)[None, :, None, None]  # channels 2 decades apart
+    d1 = torch.relu(torch.randn(32, 16, 8, 8)) * scale
+    jscc.set_d1_stats(d1)
+    z = jscc.standardize(d1)
+    torch.testing.assert_close(z.mean(dim=(0, 2, 3)), torch.zeros(16), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(dim=(0, 2, 3)), torch.ones(16), atol=1e-4, rtol=0)
+    ref = l1_references(jscc, d1)
+    assert ref["l1_zero"] == pytest.approx(float(d1.mean()))  # d1 >= 0
+    assert ref["l1_std_mean"] == pytest.approx(float(z.abs().mean()), rel=1e-5)
+    terms = l1_terms(jscc, d1, torch.zeros_like(d1))
+    assert float(terms["l1"]) == pytest.approx(ref["l1_zero"])
+    assert float(terms["l1_std"]) == pytest.approx(ref["l1_std_zero"], rel=1e-5)
+
+
+def test_jscc_overfits_a_small_batch_well_below_the_mean_predictor():
+    """The step-2 wiring can learn D1: L1 on one batch falls far below the trivial predictors
+    (fails if, e.g., the decoder cannot reach D1's scale or the gradient does not flow)."""
+    from semcom_sim.models.ffmnet.jscc import l1_references, l1_terms
+
+    torch.manual_seed(0)
+    jscc = FeatureJSCC(jscc_preset("128x", 64))  # 8 x 8 x 64 D1 -> 4 x 4 x 2 latent
+    # two smooth (4 x 4 -> 8 x 8 bilinear) non-negative patterns: what survives the encoder's
+    # 2x average pooling, so a perfect reconstruction is possible
+    basis = torch.nn.functional.interpolate(
+        torch.relu(torch.randn(2, 64, 4, 4)), size=(8, 8), mode="bilinear", align_corners=False
+    )
+    scale = torch.logspace(-1, 1, 64)[None, :, None, None]
+    d1 = torch.einsum("bk,kchw->bchw", torch.rand(8, 2), basis) * scale
+    jscc.set_d1_stats(d1)
+    opt = torch.optim.Adam(jscc.parameters(), lr=5e-3)
+    for _ in range(300):
+        loss = l1_terms(jscc, d1, jscc(d1)["d1_hat"])["l1_std"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        final = float(l1_terms(jscc, d1, jscc(d1)["d1_hat"])["l1_std"])
+    assert final < 0.3 * l1_references(jscc, d1)["l1_std_mean"]
 
 
 def test_odd_real_count_is_padded():
@@ -408,7 +486,7 @@ def test_three_training_steps_reduce_the_loss(tiny_cfg, scenes):
         for _ in range(5)
     ]
     assert step2[-1]["loss"] < step2[0]["loss"]
-    assert step2[0]["loss"] == pytest.approx(step2[0]["l1"] + step2[0]["task"], rel=1e-6)
+    assert step2[0]["loss"] == pytest.approx(step2[0]["l1_std"] + step2[0]["task"], rel=1e-6)
     assert all(torch.equal(v, ffm.state_dict()[k]) for k, v in frozen.items())  # incl. BN stats
 
     opt = make_optimizer(model, 3, lr=1e-3)

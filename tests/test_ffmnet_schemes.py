@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -97,7 +98,7 @@ def test_detseg_metrics_are_one_for_perfect_predictions(data):
 # ---------------------------------------------------------------- schemes
 def _reals_of_d1() -> int:
     cfg = load_ffmnet(packaged(BASE_NAME)).config
-    return cfg.d_channels * (cfg.image_size // 8) ** 2
+    return cfg.d_channels * cfg.d1_size**2
 
 
 @pytest.mark.parametrize(
@@ -126,12 +127,26 @@ def test_learned_schemes_count_symbols_by_formula(catalog, data, name, ratio):
     same = [torch.equal(a["mask"], b["mask"]) for a, b in zip(low, high, strict=True)]
     noisy = name.endswith(("snr5", "noiseless"))  # over the channel: -6 dB differs from 18 dB
     assert all(same) != noisy
+    # every point is a function of its own (SNR, generator) alone: 18 dB alone gives the same
+    (alone,) = scheme.run_grid(data, AWGN(), [18.0], [torch.Generator().manual_seed(1)])
+    for a, b in zip(alone.predictions, high, strict=True):
+        assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["boxes"], b["boxes"])
 
 
-def test_jpeg_ldpc_scheme_symbols_and_cliff(catalog, data):
-    scheme = SCHEMES.create("ffmnet-jpeg-q10-ldpc")
-    gens = [torch.Generator().manual_seed(i) for i in (0, 1)]
-    low, high = scheme.run_grid(data, AWGN(), [-6.0, 20.0], gens)
+def test_feature_jpeg_runs_on_detseg_through_the_shared_separation_code(catalog, data):
+    from semcom_sim.baselines.separation import SeparationScheme
+    from semcom_sim.models.ffmnet.schemes import FFMNetEdge, FFMNetMobile
+
+    task = TASKS.create("detseg")
+    for name in ("ffmnet-jpeg-q10-ldpc", "feature-jpeg-ldpc", "feature-jpeg-envelope"):
+        assert SCHEMES.create(name).supports(task), name
+    dispatch = SCHEMES.create("ffmnet-jpeg-q10-ldpc")
+    scheme = dispatch.scheme_for("detseg")
+    assert isinstance(scheme, SeparationScheme)
+    ident = json.dumps(dispatch.identity(task))
+    assert weights_sha256(packaged(BASE_NAME)) in ident  # the FFMNet's weights key the points
+    low = scheme.run(data, AWGN(), torch.full((2,), -6.0), torch.Generator().manual_seed(0))
+    high = scheme.run(data, AWGN(), torch.full((2,), 20.0), torch.Generator().manual_seed(1))
     sizes = high.extras["payload_bytes"].tolist()
     assert all(s > 8 for s in sizes)
     expected = [scheme.link.num_symbols(int(s)) for s in sizes]
@@ -140,11 +155,12 @@ def test_jpeg_ldpc_scheme_symbols_and_cliff(catalog, data):
     assert all(8 * s <= n for s, n in zip(sizes, expected, strict=True))
     assert high.extras["payload_ok"].tolist() == [1.0, 1.0]
     assert low.extras["payload_ok"].tolist() == [0.0, 0.0]
-    # error-free link: the edge sees exactly the codec's reconstruction
+    # error-free link: the edge sees exactly the codec's reconstruction of the mobile side's D1
+    mobile, edge = scheme.streams[0].transform.model, scheme.receiver.model
+    assert isinstance(mobile, FFMNetMobile) and isinstance(edge, FFMNetEdge)
     with torch.no_grad():
-        d1 = scheme.ffmnet.extract(data.fields["image"])
-        rec = scheme.codec.decode(scheme.codec.encode(d1), like=d1).data
-        ref = scheme._edge(rec, (128, 128))
+        d1 = mobile(data.fields["image"])
+        ref = edge(scheme.codec.decode(scheme.codec.encode(d1), like=d1).data)
     for a, b in zip(ref, high.predictions, strict=True):
         assert torch.equal(a["mask"], b["mask"]) and torch.equal(a["boxes"], b["boxes"])
 
@@ -172,19 +188,27 @@ def test_shipped_checkpoints_load_and_give_finite_outputs(data):
     base = packaged(BASE_NAME)
     images = data.fields["image"]
     assert load_ffmnet(base).config.num_classes == int(data.meta["num_classes"]) - 1
+    total = 0
     for (ratio, train), folder in JSCC_VARIANTS.items():
-        stage = "e2e" if train.endswith("-e2e") else "jscc"
-        _, cfg, _ = load_checkpoint(packaged(folder), kind=f"ffmnet-{stage}")
+        stage = "jscc" if train == "step2" else "e2e"  # shipped: step 2 only, or all three steps
+        _, cfg, extra = load_checkpoint(packaged(folder), kind=f"ffmnet-{stage}")
         assert cfg["ratio"] == ratio and cfg["stage"] == stage
-        snr = train.removesuffix("-e2e")
-        assert cfg["snr_train_db"] == (None if snr == "noiseless" else float(snr[3:]))
+        noiseless = train in ("noiseless", "step2")
+        assert cfg["snr_train_db"] == (None if noiseless else float(train[3:]))
         assert cfg["base_sha256"] == weights_sha256(base)
+        if stage == "jscc":  # step 2 measured the trivial predictors of D1 before training
+            assert cfg["d1_reference"]["l1_mean"] > 0
+        else:
+            assert extra["stored_dtype"] == "float16"
+        total += sum(f.stat().st_size for f in packaged(folder).iterdir())
         model = load_split_model(packaged(folder), base)
-        h = model.ffmnet.config.image_size // 8
+        h = model.ffmnet.config.d1_size
         assert model.jscc.config.compression_ratio(h, h) == float(ratio[:-1])
         with torch.no_grad():
             out = model(images, AWGN(), 5.0, torch.Generator().manual_seed(0))
         for key in ("d1_hat", "cls_logits", "box_deltas", "seg_logits"):
             assert torch.isfinite(out[key]).all(), (folder, key)
+    total += sum(f.stat().st_size for f in base.iterdir())
+    assert total < 25e6  # every shipped FFMNet checkpoint together
     with pytest.raises(CheckpointError, match="another FFMNet"):
-        load_jscc(packaged("jscc-512x-snr5"), base_sha256="0" * 64)
+        load_jscc(packaged("jscc-512x-noiseless-step2"), base_sha256="0" * 64)

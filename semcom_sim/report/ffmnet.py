@@ -4,10 +4,11 @@ Everything is read from sweep result directories (``semcom-sim sweep ... --out D
 JPEG quality scan, which runs the feature codec without a channel (an error-free link delivers
 exactly the codec's output, so its task performance is the separate scheme's at high SNR):
 
-    python -m semcom_sim.models.ffmnet.report params --out results/ffmnet
-    python -m semcom_sim.models.ffmnet.report table3 --sweep results/ffmnet/table3 --out ...
-    python -m semcom_sim.models.ffmnet.report quality --samples 100 --out results/ffmnet
-    python -m semcom_sim.models.ffmnet.report fig5 --sweep DIR [--sweep DIR2] --out ...
+    semcom-sim study ffmnet-report params --out results/ffmnet
+    semcom-sim study ffmnet-report table3 --sweep results/ffmnet/table3 --out results/ffmnet
+    semcom-sim study ffmnet-report l1 --samples 500 --out results/ffmnet
+    semcom-sim study ffmnet-report quality --samples 100 --out results/ffmnet
+    semcom-sim study ffmnet-report fig5 --sweep DIR [--sweep DIR2] --out ...
 
 Compression ratio of a scheme = real values of D1 / real values sent = ``C H W / (2 n)`` for
 ``n`` complex symbols per example, so learned and separate schemes are compared in channel uses.
@@ -67,16 +68,16 @@ def params(out: Path) -> list[dict]:
 
 
 def table3(sweep: list[str], out: Path) -> list[dict]:
-    """Noiseless metrics of ``ffmnet-uncompressed`` and ``ffmnet-jscc-<ratio>[-e2e]-ref``;
+    """Noiseless metrics of ``ffmnet-uncompressed``, ``ffmnet-jscc-<ratio>-step2-ref`` (steps
+    1-2) and ``ffmnet-jscc-<ratio>-ref`` (steps 1-3, the paper's Table III models);
     ``training_steps`` lists the steps of Sec. II-D behind each row."""
     recs = {r.scheme: r for r in _records(sweep)}
     base = recs["ffmnet-uncompressed"]
     rows = []
-    names = [
-        ("ffmnet-uncompressed", "-", "1"),
-        *[(f"ffmnet-jscc-{r}-ref", r, "1, 2") for r in JSCC_SETTINGS],
-        ("ffmnet-jscc-512x-e2e-ref", "512x", "1, 2, 3"),
-    ]
+    names = [("ffmnet-uncompressed", "-", "1")]
+    for r in JSCC_SETTINGS:
+        names += [(f"ffmnet-jscc-{r}-step2-ref", r, "1, 2"), (f"ffmnet-jscc-{r}-ref", r, "1, 2, 3")]
+
     for name, ratio, steps in names:
         if name not in recs:
             continue
@@ -99,29 +100,34 @@ def table3(sweep: list[str], out: Path) -> list[dict]:
 
 
 def quality_scan(samples: int, seed: int, qualities: list[int], out: Path) -> list[dict]:
-    """Feature-JPEG at each quality without a channel: metrics, bytes, symbols and ratio."""
+    """Feature-JPEG at each quality without a channel: metrics, bytes, symbols and ratio.
+
+    Uses the ``detseg`` back end of ``FEATURE_SPLITS`` (FFMNet's halves) and the symbol count of
+    the feature-jpeg family's paper link (LDPC R=1/2 QPSK), as the ``ffmnet-jpeg-*`` schemes."""
     from semcom_sim.baselines.codecs import FeatureJPEGCodec
-    from semcom_sim.models.ffmnet.schemes import JPEGLDPCScheme, _base
+    from semcom_sim.baselines.families import PAPER_LDPC
+    from semcom_sim.link.digital import DigitalLink
+    from semcom_sim.models.ffmnet.schemes import feature_split
     from semcom_sim.models.ffmnet.task import DetSegTask
     from semcom_sim.sim.engine import point_seed
 
     task = DetSegTask()
     data = task.load(samples, point_seed(seed, "data", task.name))
-    scheme = JPEGLDPCScheme("scan", 50, _base())
+    mobile, edge = feature_split()
+    link = DigitalLink(PAPER_LDPC)
     reals = None
     rows = []
     for q in qualities:
-        scheme.codec = FeatureJPEGCodec(q)
+        codec = FeatureJPEGCodec(q)
         acc, sizes = task.new_accumulator(), []
         for batch in data.batches(50):
             with torch.no_grad():
-                d1 = scheme.ffmnet.extract(batch.fields["image"])
-                payloads = scheme.codec.encode(d1)
-                rec = scheme.codec.decode(payloads, like=d1).data
-                acc.update(scheme._edge(rec, tuple(batch.fields["image"].shape[-2:])), batch)
+                d1 = mobile(batch.fields["image"])
+                payloads = codec.encode(d1)
+                acc.update(edge(codec.decode(payloads, like=d1).data), batch)
             reals = d1[0].numel()
             sizes += [len(p) for p in payloads]
-        symbols = [scheme.link.num_symbols(s) for s in sizes]
+        symbols = [link.num_symbols(s) for s in sizes]
         mean_sym = sum(symbols) / len(symbols)
         m = acc.compute()
         rows.append(
@@ -135,6 +141,55 @@ def quality_scan(samples: int, seed: int, qualities: list[int], out: Path) -> li
             }
         )
     _write_table(rows, out, "jpeg_quality", "Feature JPEG + LDPC R=1/2 QPSK, error-free link (%)")
+    return rows
+
+
+def l1_table(samples: int, seed: int, out: Path) -> list[dict]:
+    """Per shipped noiseless JSCC (after step 2, after step 3): mean |D1 - D1_hat| on ``samples``
+    test scenes without noise, beside the trivial predictors D1_hat = 0 and D1_hat = the
+    training per-channel mean, raw and in units of each channel's training std (the step-2 loss
+    term). After step 3 D1 is the fine-tuned FFMNet's own."""
+    from semcom_sim.models.ffmnet.jscc import l1_references, l1_terms
+    from semcom_sim.models.ffmnet.pretrained import load_split_model
+    from semcom_sim.models.ffmnet.schemes import JSCC_VARIANTS, _base, checkpoint_dir
+    from semcom_sim.models.ffmnet.task import DetSegTask
+    from semcom_sim.sim.engine import point_seed
+
+    task = DetSegTask()
+    data = task.load(samples, point_seed(seed, "data", task.name))
+    rows = []
+    for (ratio, train), folder in JSCC_VARIANTS.items():
+        if train not in ("noiseless", "step2"):
+            continue
+        model = load_split_model(checkpoint_dir() / folder, _base())
+        sums: dict[str, float] = {}
+        for batch in data.batches(50):
+            with torch.no_grad():
+                d1 = model.ffmnet.extract(batch.fields["image"])
+                d1_hat = model.jscc(d1)["d1_hat"]
+                terms = {k: float(v) for k, v in l1_terms(model.jscc, d1, d1_hat).items()}
+                terms |= l1_references(model.jscc, d1)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v * len(batch)
+        m = {k: v / len(data) for k, v in sums.items()}
+        rows.append(
+            {
+                "ratio": ratio,
+                "training_steps": "1, 2" if train == "step2" else "1, 2, 3",
+                "l1": m["l1"],
+                "l1_zero": m["l1_zero"],
+                "l1_mean": m["l1_mean"],
+                "l1_over_mean": m["l1"] / m["l1_mean"],
+                "l1_std": m["l1_std"],
+                "l1_std_zero": m["l1_std_zero"],
+                "l1_std_mean": m["l1_std_mean"],
+                "samples": len(data),
+            }
+        )
+    title = (
+        "JSCC reconstruction of D1 (noiseless): L1 vs the zero and per-channel-mean predictors"
+    )
+    _write_table(rows, out, "l1", title)
     return rows
 
 
@@ -231,8 +286,8 @@ def fig5_figure(records, schemes: list[str] | None = None, title: str | None = N
 
 def main(argv: list[str] | None = None) -> int:
     p = ArgParser(prog="semcom-sim study ffmnet-report", description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=["params", "table3", "quality", "fig5", "separate"])
-    p.add_argument("--references", default="ffmnet-jscc-512x-snr5,ffmnet-jscc-512x-e2e-ref")
+    p.add_argument("what", choices=["params", "table3", "l1", "quality", "fig5", "separate"])
+    p.add_argument("--references", default="ffmnet-jscc-512x-snr5,ffmnet-jscc-512x-ref")
     p.add_argument("--sweep", action="append", default=[], help="sweep result directory")
     p.add_argument("--schemes", default=None, help="comma list for fig5 (default: all)")
     p.add_argument("--samples", type=int, default=100)
@@ -248,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         res = params(out)
     elif a.what == "table3":
         res = table3(a.sweep, out)
+    elif a.what == "l1":
+        res = l1_table(a.samples, a.seed, out)
     elif a.what == "quality":
         res = quality_scan(a.samples, a.seed, [int(q) for q in a.qualities.split(",")], out)
     elif a.what == "separate":

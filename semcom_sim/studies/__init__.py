@@ -28,8 +28,8 @@ STUDIES.register("udeepsc-eval", "U-DeepSC vs T-DeepSC report on the committed c
 STUDIES.register("codebook", "codebook-sharing study (U-DeepSC Fig. 11)")(
     _lazy("semcom_sim.studies.codebook")
 )
-STUDIES.register("ffmnet-jscc", "train the shipped tiny FFMNet JSCC checkpoints (step 2)")(
-    _lazy("semcom_sim.studies.ffmnet_jscc")
+STUDIES.register("ffmnet-train", "train every shipped tiny FFMNet checkpoint (steps 1-3)")(
+    _lazy("semcom_sim.studies.ffmnet_train")
 )
 STUDIES.register("ffmnet-report", "FFMNet Table III, Fig. 5, parameters, separate ratio")(
     _lazy("semcom_sim.report.ffmnet")

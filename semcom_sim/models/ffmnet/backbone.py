@@ -73,7 +73,8 @@ def res_stage(cin: int, planes: int, blocks: int, stride: int, expansion: int, d
 class FeatureExtractor(nn.Module):
     """Image -> D1 (the split point), the mobile-device part of FFMNet.
 
-    ``[B, 3, H, W] -> [B, d_channels, H/8, W/8]`` (D1 is on the Res2 grid, stride 8).
+    ``[B, 3, H, W] -> [B, d_channels, H/s, W/s]`` with ``s = d1_stride`` (8: Res2's grid, as in
+    the paper; 4: Res1's grid, the tiny preset's way to keep the paper's reals per pixel).
     """
 
     def __init__(self, cfg: FFMNetConfig, device=None) -> None:
@@ -98,16 +99,18 @@ class FeatureExtractor(nn.Module):
         # FSSD fusion: 1x1 convs to a common width, bilinear resize to the Res2 grid, sum.
         self.lateral = nn.ModuleList(nn.Conv2d(c, cfg.d_channels, 1, device=device) for c in fused)
         self.fuse = conv_bn(cfg.d_channels, cfg.d_channels, 3, device=device)
+        self.d1_stride = cfg.d1_stride
         init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``x [B, 3, H, W]`` -> D1 ``[B, C, H/8, W/8]`` (non-negative: ends in ReLU)."""
+        """``x [B, 3, H, W]`` -> D1 ``[B, C, H/s, W/s]`` (non-negative: ends in ReLU)."""
+        s = self.d1_stride
+        grid = (-(-x.shape[-2] // s), -(-x.shape[-1] // s))
         x = self.stem(x)
         feats = []
         for stage in self.stages:
             x = stage(x)
             feats.append(x)
-        grid = feats[1].shape[-2:]  # Res2
         f0 = 0
         for lat, f in zip(self.lateral, feats[1:], strict=True):
             y = lat(f)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -121,11 +122,23 @@ def match(
     return labels, gt_boxes[best_gt]
 
 
+def _greedy(over) -> np.ndarray:
+    """Greedy pass over a boolean ``[N, N]`` "IoU > threshold" matrix of boxes in score order:
+    box i is kept unless a kept box before it overlaps it. Returns a bool ``[N]`` keep mask."""
+    n = over.shape[0]
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        if keep[i]:
+            keep[i + 1 :] &= ~over[i, i + 1 :]
+    return keep
+
+
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """Greedy non-maximum suppression.
 
     Takes boxes in decreasing score order (ties: lower index first) and drops every later box
-    whose IoU with a kept box is > ``iou_threshold``.
+    whose IoU with a kept box is > ``iou_threshold``. The IoUs are computed once as an ``[N, N]``
+    matrix; the greedy pass runs over its boolean threshold (same result as one row per kept box).
 
     Args:
         boxes: ``[N, 4]`` xyxy; scores: ``[N]``.
@@ -135,24 +148,22 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     order = torch.sort(scores, descending=True, stable=True).indices
-    b = boxes[order]
-    n = order.numel()
-    suppressed = torch.zeros(n, dtype=torch.bool, device=boxes.device)
-    keep = []
-    for i in range(n):  # O(N) memory: one row of IoUs per kept box
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        if i + 1 < n:
-            suppressed[i + 1 :] |= box_iou(b[i : i + 1], b[i + 1 :])[0] > iou_threshold
-    return order[torch.tensor(keep, dtype=torch.int64, device=order.device)]
+    over = (box_iou(boxes[order], boxes[order]) > iou_threshold).cpu().numpy()
+    keep = torch.from_numpy(_greedy(over)).to(order.device)
+    return order[keep]
 
 
 def batched_nms(boxes: Tensor, scores: Tensor, labels: Tensor, iou_threshold: float) -> Tensor:
-    """NMS within each label at once: boxes of different labels are shifted apart so they never
-    overlap (the coordinate-offset trick). Same output convention as :func:`nms`."""
+    """NMS within each label: boxes of different labels never suppress each other. Same output
+    convention as :func:`nms` (indices in decreasing score order over all labels, ties: lower
+    index first); the IoU matrices are per label, ``[N_c, N_c]``."""
     if boxes.numel() == 0:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
-    span = (boxes.max() - boxes.min()).item() + 1.0
-    shifted = boxes + (labels.to(boxes.dtype) * span)[:, None]
-    return nms(shifted, scores, iou_threshold)
+    order = torch.sort(scores, descending=True, stable=True).indices
+    b, lab = boxes[order], labels[order]
+    keep = torch.zeros(order.numel(), dtype=torch.bool)
+    for c in torch.unique(lab).tolist():
+        pos = (lab == c).nonzero().flatten()
+        over = (box_iou(b[pos], b[pos]) > iou_threshold).cpu().numpy()
+        keep[pos.cpu()[torch.from_numpy(_greedy(over))]] = True
+    return order[keep.to(order.device)]

@@ -27,8 +27,14 @@ class FFMNetConfig:
 
     Backbone: a ResNet stem (``stem_kernel`` conv with stride 2, 3x3 max-pool with stride 2), then
     the four bottleneck stages Res1..Res4 (``stage_planes`` x ``expansion`` output channels, strides
-    1, 2, 2, 2), then the extra stage Res5 (``res5_blocks`` bottlenecks, stride 2). Res2 is at
-    stride 8, so D1 has ``image_size / 8`` rows and columns (64 x 64 for 512 x 512 inputs).
+    1, 2, 2, 2), then the extra stage Res5 (``res5_blocks`` bottlenecks, stride 2). Res2..Res5 are
+    fused on the grid of stride ``d1_stride``: 8 in the paper (Res2's grid, 64 x 64 D1 for
+    512 x 512 inputs), 4 in ``tiny`` (32 x 32 D1 for 128 x 128 inputs).
+
+    Operating point: the paper's D1 holds ``64 * 64 * 512 / 512**2 = 8`` reals per input pixel,
+    so its "512x" sends 1/64 of a real per input pixel. ``tiny`` keeps that: ``32 * 32 * 128 /
+    128**2 = 8`` (:meth:`reals_per_pixel`), so its 512x sends 256 reals (128 complex symbols) per
+    128 x 128 image, the paper's 4096 scaled by the pixel count.
     """
 
     name: str = "tiny"
@@ -42,7 +48,8 @@ class FFMNetConfig:
     res5_planes: int = 64
     res5_blocks: int = 1
     d_channels: int = 128  # width of F0 and of every pyramid level D1..Dk
-    num_levels: int = 5  # D1..D{num_levels}
+    d1_stride: int = 4  # D1 grid = image / d1_stride (paper: 8 = Res2's grid)
+    num_levels: int = 6  # D1..D{num_levels}
     num_dilated: int = 2  # D2.. D{1+num_dilated} come from Dilated Bottlenecks
     dilation: int = 2
     seg_channels: int = 16  # per-level width in the segmentation head (paper: 64)
@@ -75,6 +82,17 @@ class FFMNetConfig:
             )
         if self.image_size < 8 or self.image_size % 8:
             raise SemcomError(f"image_size must be a multiple of 8, got {self.image_size}")
+        if self.d1_stride not in (4, 8):
+            raise SemcomError(f"d1_stride must be 4 (Res1 grid) or 8 (Res2), got {self.d1_stride}")
+
+    @property
+    def d1_size(self) -> int:
+        """Rows (= columns) of D1 for ``image_size`` inputs."""
+        return self.image_size // self.d1_stride
+
+    def reals_per_pixel(self) -> float:
+        """Real values of D1 per input pixel (8 in the paper: 64 * 64 * 512 / 512**2)."""
+        return self.d_channels * self.d1_size**2 / self.image_size**2
 
     @property
     def num_logits(self) -> int:
@@ -184,9 +202,10 @@ JSCC_SETTINGS: dict[str, tuple[int, int]] = {
 
 
 def ffmnet_preset(name: str, **overrides) -> FFMNetConfig:
-    """``tiny``: 128 x 128 inputs, narrow ResNet, 5 levels (16, 8, 4, 2, 1) of 128 channels.
-    ``paper``: 512 x 512 inputs, ResNet-50 Res1..Res4, 7 levels (64 .. 1) of 512 channels,
-    117 object classes."""
+    """``tiny``: 128 x 128 inputs, narrow ResNet, D1 32 x 32 x 128 (8 reals per pixel, as the
+    paper), 6 levels (32, 16, 8, 4, 2, 1) of 128 channels.
+    ``paper``: 512 x 512 inputs, ResNet-50 Res1..Res4, D1 64 x 64 x 512, 7 levels (64 .. 1) of
+    512 channels, 117 object classes."""
     if name == "tiny":
         base: dict = {}
     elif name == "paper":
@@ -202,6 +221,7 @@ def ffmnet_preset(name: str, **overrides) -> FFMNetConfig:
             res5_planes=512,
             res5_blocks=1,
             d_channels=512,
+            d1_stride=8,
             num_levels=7,
             num_dilated=2,
             seg_channels=64,

@@ -6,6 +6,13 @@ an odd count is zero-padded), and each example is normalised to unit average ene
 symbol before the channel, matching the toolkit's SNR convention (Es/N0 per complex symbol). The
 compression ratio follows Table III: real values of D1 over real values sent, so ``(H/4, W/4,
 C/32)`` is ``16 * 32 = 512`` and uses ``C H W / 1024`` complex symbols.
+
+D1 normalisation (our choice; the paper is silent): D1 is a ReLU output whose channels differ in
+scale by orders of magnitude, so the encoder sees per-channel standardised D1, ``(D1 - mean_c) /
+std_c``, and the decoder's output is mapped back, ``D1_hat = ReLU(std_c * out + mean_c)`` (the
+paper's final ReLU). ``mean_c`` and ``std_c`` are buffers measured on training D1 before step 2
+(:meth:`FeatureJSCC.set_d1_stats`) and saved in the checkpoint's weights; untrained they are 0
+and 1 (no normalisation).
 """
 
 from __future__ import annotations
@@ -41,10 +48,10 @@ class JSCCEncoder(nn.Module):
 
 class JSCCDecoder(nn.Module):
     """Edge side: 3x3 conv ``C/k -> mid``, bilinear upsampling to the D1 grid, 3x3 conv
-    ``mid -> C``, final ReLU (D1 is non-negative); IGDN after the first conv (``"mid"``) or
-    before the ReLU (``"end"``).
+    ``mid -> C``; IGDN after the first conv (``"mid"``) or after the last one (``"end"``). The
+    final ReLU comes after de-normalisation, in :meth:`FeatureJSCC.decode`.
 
-    ``z_hat [B, C/k, h, w] -> D1_hat [B, C, H, W]``.
+    ``z_hat [B, C/k, h, w] -> standardised D1_hat [B, C, H, W]`` (before the ReLU).
     """
 
     def __init__(self, cfg: JSCCConfig, device=None) -> None:
@@ -62,7 +69,7 @@ class JSCCDecoder(nn.Module):
         x = self.conv2(F.interpolate(x, size=size, mode="bilinear", align_corners=False))
         if self.position == "end":
             x = self.igdn(x)
-        return F.relu(x)
+        return x
 
 
 class FeatureJSCC(nn.Module):
@@ -73,6 +80,23 @@ class FeatureJSCC(nn.Module):
         self.config = config
         self.encoder = JSCCEncoder(config, device=device)
         self.decoder = JSCCDecoder(config, device=device)
+        c = config.in_channels
+        self.register_buffer("d1_mean", torch.zeros(c, device=device))
+        self.register_buffer("d1_std", torch.ones(c, device=device))
+
+    @torch.no_grad()
+    def set_d1_stats(self, d1: Tensor) -> None:
+        """Per-channel mean and std of training D1 ``[N, C, H, W]`` (std floored at 1 % of the
+        channels' mean std, so dead channels do not blow up)."""
+        mean = d1.mean(dim=(0, 2, 3))
+        std = d1.std(dim=(0, 2, 3))
+        std = std.clamp_min(max(1e-2 * float(std.mean()), 1e-6))
+        self.d1_mean.copy_(mean)
+        self.d1_std.copy_(std)
+
+    def standardize(self, d1: Tensor) -> Tensor:
+        """``(D1 - mean_c) / std_c``, ``[B, C, H, W]``."""
+        return (d1 - self.d1_mean[:, None, None]) / self.d1_std[:, None, None]
 
     def encode(self, d1: Tensor) -> tuple[Tensor, tuple[int, ...]]:
         """D1 ``[B, C, H, W]`` -> complex symbols ``[B, n]`` with unit mean energy per example,
@@ -81,14 +105,15 @@ class FeatureJSCC(nn.Module):
             raise SemcomError(
                 f"D1 must be [B, {self.config.in_channels}, H, W], got {list(d1.shape)}"
             )
-        z = self.encoder(d1)
+        z = self.encoder(self.standardize(d1))
         return normalize_power(real_to_complex(z.flatten(1))), tuple(z.shape[1:])
 
     def decode(self, y: Tensor, latent_shape: tuple[int, ...], size: tuple[int, int]) -> Tensor:
         """Received complex symbols ``[B, n]`` -> D1_hat ``[B, C, H, W]`` (``size`` = (H, W))."""
         c, h, w = latent_shape
         z = complex_to_real(y, c * h * w).reshape(y.shape[0], c, h, w)
-        return self.decoder(z, size)
+        x = self.decoder(z, size)
+        return F.relu(x * self.d1_std[:, None, None] + self.d1_mean[:, None, None])
 
     def forward(
         self,
@@ -160,7 +185,32 @@ class FFMNetJSCC(nn.Module):
         return out
 
     def loss(self, outputs: dict, targets: dict) -> dict[str, Tensor]:
-        """Task loss (eq. 2) of the outputs, plus ``l1`` = mean |D1 - D1_hat| (not in ``loss``)."""
+        """Task loss (eq. 2) of the outputs, plus ``l1`` = mean |D1 - D1_hat| and ``l1_std`` =
+        the same in standardised units (:func:`l1_terms`; neither is in ``loss``)."""
         losses = self.ffmnet.loss(outputs, targets)
-        losses["l1"] = F.l1_loss(outputs["d1_hat"], outputs["d1"])
+        losses.update(l1_terms(self.jscc, outputs["d1"], outputs["d1_hat"]))
         return losses
+
+
+def l1_terms(jscc: FeatureJSCC, d1: Tensor, d1_hat: Tensor) -> dict[str, Tensor]:
+    """``l1`` = mean |D1 - D1_hat| and ``l1_std`` = mean |D1 - D1_hat| / std_c (the step-2 loss
+    term: each channel counts by its own scale)."""
+    return {
+        "l1": F.l1_loss(d1_hat, d1),
+        "l1_std": ((d1_hat - d1).abs() / jscc.d1_std[:, None, None]).mean(),
+    }
+
+
+@torch.no_grad()
+def l1_references(jscc: FeatureJSCC, d1: Tensor) -> dict[str, float]:
+    """L1 of the trivial predictors of D1 ``[N, C, H, W]``, raw and standardised: D1_hat = 0
+    (``zero``) and D1_hat = the training per-channel mean (``mean``). A JSCC whose L1 is not
+    well below both has not learnt D1."""
+    std = jscc.d1_std[:, None, None]
+    mean = jscc.d1_mean[:, None, None].expand_as(d1[0])
+    return {
+        "l1_zero": float(d1.abs().mean()),
+        "l1_mean": float((d1 - mean).abs().mean()),
+        "l1_std_zero": float((d1.abs() / std).mean()),
+        "l1_std_mean": float(((d1 - mean).abs() / std).mean()),
+    }

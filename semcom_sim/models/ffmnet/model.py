@@ -44,7 +44,7 @@ class FFMNet(nn.Module):
         self._priors: dict[tuple, Tensor] = {}
 
     def extract(self, images: Tensor) -> Tensor:
-        """Mobile side: ``images [B, 3, H, W]`` in [0, 1] -> D1 ``[B, C, H/8, W/8]``."""
+        """Mobile side: ``images [B, 3, H, W]`` in [0, 1] -> D1 ``[B, C, H/s, W/s]``."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise SemcomError(f"images must be [B, 3, H, W], got {list(images.shape)}")
         return self.extractor(images)

@@ -107,3 +107,15 @@ def set_threads(threads: int | None) -> None:
         if threads < 1:
             raise SemcomError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
+
+
+def export_half(src: str | Path, dst: str | Path, kind: str) -> Path:
+    """Copy checkpoint ``src`` to ``dst`` with its floating-point tensors stored in float16
+    (``extra["stored_dtype"]``); loading casts them back to the model's float32. Used for the
+    shipped step-3 checkpoints, which each hold a whole FFMNet (half the bytes; the results are
+    those of the stored, rounded weights)."""
+    from semcom_sim.checkpoint import save_checkpoint
+
+    state, config, extra = load_checkpoint(src, kind=kind)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    return save_checkpoint(dst, half, kind, config, {**extra, "stored_dtype": "float16"})

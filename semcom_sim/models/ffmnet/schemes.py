@@ -6,17 +6,23 @@ example (complex channel symbols; two real values per symbol):
 
 - ``ffmnet-uncompressed``: D1 itself, noiseless (the upper reference; the channel is not used).
   Counted as ``ceil(C H W / 2)`` symbols, what D1 would take as analog values.
-- ``ffmnet-jscc-<ratio>-<train>``: the deep JSCC trained at ``<train>`` (``snr<k>`` = AWGN at
-  k dB, ``noiseless``) and sent over the sweep's channel: ``ceil(C H W / (2 ratio))`` symbols.
+- ``ffmnet-jscc-<ratio>-<train>``: the deep JSCC after the paper's three training steps
+  (Sec. II-D: FFMNet; the JSCC with FFMNet frozen; everything end to end), steps 2 and 3 at
+  ``<train>`` (``snr<k>`` = AWGN at k dB, ``noiseless``), sent over the sweep's channel:
+  ``ceil(C H W / (2 ratio))`` symbols.
 - ``ffmnet-jscc-<ratio>-ref``: the noiseless-trained JSCC tested without channel noise (Table III
   and the noiseless-512x reference of Fig. 5); same symbol count, channel not used.
-- ``ffmnet-jscc-512x-noiseless-e2e`` / ``ffmnet-jscc-512x-e2e-ref``: the same after training
-  step 3 (the whole split model fine-tuned end to end; its checkpoint holds its own FFMNet).
-- ``ffmnet-jpeg-q<Q>-ldpc`` (Q = 5, 10): the separate baseline: D1 quantised to 8 bits, channel
-  mosaic JPEG at quality Q (:class:`FeatureJPEGCodec`), 5G LDPC R=1/2 + QPSK through
-  :class:`DigitalLink`; ``ffmnet-jpeg-ldpc`` is Q = 10 (on the shipped tiny model the quality
-  closest to the end-to-end 512x JSCC). Symbols = the link's formula for the payload. Other
-  qualities: ``JPEGLDPCScheme(name, quality, base)``.
+- ``ffmnet-jscc-<ratio>-step2-ref``: the same after steps 1-2 only (Table III's step-2 row).
+- The separate baseline goes through the shared separation code
+  (:mod:`semcom_sim.baselines.families`): this module registers FFMNet's halves as the
+  ``detseg`` back end of ``FEATURE_SPLITS``, so the ``feature-jpeg-*`` family (8-bit D1 +
+  channel-mosaic JPEG q10, MCS staircase, envelope, capacity bound) serves detseg, and
+  ``ffmnet-jpeg-q<Q>-ldpc`` (Q = 5, 10) are that family at JPEG quality Q with LDPC R=1/2 QPSK;
+  ``ffmnet-jpeg-ldpc`` is Q = 10, the same as ``feature-jpeg-ldpc`` under the name Fig. 5 uses.
+
+The noiseless schemes (``-ref``, ``ffmnet-uncompressed``) do not depend on the SNR or the noise,
+so :meth:`FFMNetScheme.run_grid` computes them once per batch and gives every point that result;
+every other point is computed from its own generator.
 
 Checkpoints come from ``semcom_sim/models/ffmnet/checkpoints/`` (or the folder named by the
 environment variable ``SEMCOM_SIM_FFMNET_CHECKPOINTS``) and are loaded when the scheme is built,
@@ -30,8 +36,9 @@ import os
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from semcom_sim.baselines.receivers import FEATURE_SPLITS
 from semcom_sim.channel.base import Channel
 from semcom_sim.errors import SemcomError
 from semcom_sim.models.ffmnet.config import JSCC_SETTINGS
@@ -49,11 +56,13 @@ from semcom_sim.sim.scheme import SCHEMES, Scheme, SchemeOutput, Task
 
 ENV_DIR = "SEMCOM_SIM_FFMNET_CHECKPOINTS"
 TASK = "detseg"
-# Shipped JSCC variants: (ratio, training) -> checkpoint folder name.
+# Shipped JSCC variants: (ratio, training) -> checkpoint folder name. ``noiseless``/``snr<k>``
+# are after all three steps (whole split model, kind "ffmnet-e2e"); ``step2`` the JSCC after
+# step 2 only (kind "ffmnet-jscc", on the shipped ffmnet-tiny).
 JSCC_VARIANTS: dict[tuple[str, str], str] = {
     **{(r, "noiseless"): f"jscc-{r}-noiseless" for r in JSCC_SETTINGS},
     **{("512x", f"snr{k}"): f"jscc-512x-snr{k}" for k in (0, 5, 10)},
-    ("512x", "noiseless-e2e"): "jscc-512x-noiseless-e2e",  # step 3 (whole model fine-tuned)
+    **{(r, "step2"): f"jscc-{r}-noiseless-step2" for r in JSCC_SETTINGS},
 }
 JPEG_QUALITIES = (5, 10)  # few: the CPU LDPC decoder is slow and "--schemes all" runs each
 DEFAULT_JPEG_QUALITY = 10
@@ -74,6 +83,7 @@ class FFMNetScheme(Scheme):
 
     snr_chunk = 32
     role = "learned"
+    noiseless = False  # True: the output depends neither on the SNR nor on the noise
 
     def __init__(self, name: str, model: FFMNet, device: str | torch.device = "cpu") -> None:
         self.name = name
@@ -104,20 +114,26 @@ class FFMNetScheme(Scheme):
             )
 
     def _edge(self, d1_hat: Tensor, size: tuple[int, int]) -> list[dict]:
-        out = self.ffmnet.from_d1(d1_hat, size)
-        masks = self.ffmnet.segment(out).cpu()
-        return [
-            {"boxes": b.cpu(), "scores": s.cpu(), "labels": lab.cpu(), "mask": m}
-            for (b, s, lab), m in zip(self.ffmnet.detect(out), masks, strict=True)
-        ]
+        return edge_predictions(self.ffmnet, d1_hat, size)
 
     @torch.no_grad()
     def run_grid(self, batch, channel: Channel, snr_grid_db: list[float], generators):
-        """The mobile side once, then :meth:`send` per SNR with that point's generator."""
+        """The mobile side once, then :meth:`send` per SNR with that point's generator (a
+        noiseless scheme: once, the same output for every point)."""
         self._check(batch)
         images = batch.fields["image"].to(self.device)
         d1 = self.ffmnet.extract(images)
         n, size = len(batch), tuple(images.shape[-2:])
+        if self.noiseless and snr_grid_db:
+            snr = torch.full((n,), float(snr_grid_db[0]), device=self.device)
+            d1_hat, num_sym, extras = self.send(d1, channel, snr, generators[0])
+            num_sym = num_sym.to(torch.int64).cpu()
+            preds = self._edge(d1_hat, size)
+            uses = channel.channel_uses(num_sym).float().cpu()
+            return [
+                SchemeOutput([dict(p) for p in preds], num_sym.float(), uses.clone(), dict(extras))
+                for _ in snr_grid_db
+            ]
         outs = []
         for s, generator in zip(snr_grid_db, generators, strict=True):
             snr = torch.full((n,), float(s), device=self.device)
@@ -156,6 +172,7 @@ class UncompressedScheme(FFMNetScheme):
         super().__init__("ffmnet-uncompressed", load_ffmnet(base), device)
         self.base = base
         self.role = "bound"
+        self.noiseless = True
 
     def send(self, d1, channel, snr_db, generator):
         n = math.ceil(d1[0].numel() / 2)
@@ -181,6 +198,7 @@ class JSCCScheme(FFMNetScheme):
         self.jscc = model.jscc.to(self.device).eval()
         self.paths = (jscc_path, base)
         self.noiseless_test = noiseless_test
+        self.noiseless = noiseless_test
         self.role = "bound" if noiseless_test else "learned"
 
     def send(self, d1, channel, snr_db, generator):
@@ -189,7 +207,7 @@ class JSCCScheme(FFMNetScheme):
         return tx["d1_hat"], n, {}
 
     def config(self) -> dict:
-        h = self.ffmnet.config.image_size // 8
+        h = self.ffmnet.config.d1_size
         return {
             "name": self.name,
             "kind": "ffmnet-jscc" + (" (tested without channel noise)" * self.noiseless_test),
@@ -201,78 +219,51 @@ class JSCCScheme(FFMNetScheme):
         }
 
 
-class JPEGLDPCScheme(FFMNetScheme):
-    """8-bit quantised D1 -> JPEG mosaic -> LDPC R=1/2 + QPSK -> decode -> edge side.
+def edge_predictions(ffmnet: FFMNet, d1_hat: Tensor, size: tuple[int, int]) -> list[dict]:
+    """The edge side: D1_hat ``[B, C, h, w]`` -> per image ``{"boxes" [k, 4] xyxy px, "scores"
+    [k], "labels" [k], "mask" int64 [H, W]}`` for ``size = (H, W)`` inputs (on the CPU)."""
+    out = ffmnet.from_d1(d1_hat, size)
+    masks = ffmnet.segment(out).cpu()
+    return [
+        {"boxes": b.cpu(), "scores": s.cpu(), "labels": lab.cpu(), "mask": m}
+        for (b, s, lab), m in zip(ffmnet.detect(out), masks, strict=True)
+    ]
 
-    A payload whose blocks fail their CRC is still handed to the JPEG decoder (errors and all);
-    if it cannot be decoded D1_hat is all zeros (``source_fallback``).
-    """
 
-    def __init__(self, name: str, quality: int, base: Path, device="cpu", decoder="auto"):
-        from semcom_sim.baselines.codecs import FeatureJPEGCodec
-        from semcom_sim.link.digital import DigitalLink
-        from semcom_sim.link.mcs import MCS
+class FFMNetMobile(nn.Module):
+    """FFMNet's mobile side as a split-inference component: images ``[B, 3, H, W]`` -> D1
+    ``[B, C, H/s, W/s]``. ``name`` carries the weights' sha256 (it enters the scheme's key)."""
 
-        super().__init__(name, load_ffmnet(base), device)
-        self.base = base
-        self.role = "conventional"
-        self.codec = FeatureJPEGCodec(quality)
-        self.link = DigitalLink(MCS("ldpc", "1/2", "qpsk", backend=decoder), device=self.device)
+    def __init__(self, ffmnet: FFMNet, sha256: str) -> None:
+        super().__init__()
+        self.ffmnet = ffmnet.eval()
+        self.name = f"ffmnet mobile side (image -> D1; weights sha256 {sha256})"
 
-    def _decode(self, received: list[bytes], like: Tensor) -> tuple[Tensor, list[bool]]:
-        dec = self.codec.decode(received, like=like)
-        return dec.data.to(self.device), dec.failed
+    def forward(self, images: Tensor) -> Tensor:
+        return self.ffmnet.extract(images)
 
-    def send(self, d1, channel, snr_db, generator):
-        payloads = self.codec.encode(d1.cpu())
-        res = self.link.transmit(payloads, channel, snr_db, generator)
-        d1_hat, failed = self._decode(res.payloads, d1.cpu())
-        return d1_hat, res.num_symbols, self._extras(payloads, res.payload_ok, failed)
 
-    @staticmethod
-    def _extras(payloads, ok, failed) -> dict[str, Tensor]:
-        return {
-            "payload_ok": torch.tensor(ok, dtype=torch.float32),
-            "source_fallback": torch.tensor(failed, dtype=torch.float32),
-            "payload_bytes": torch.tensor([len(p) for p in payloads], dtype=torch.float32),
-        }
+class FFMNetEdge(nn.Module):
+    """FFMNet's edge side as a split-inference component: decoded D1 ``[B, C, h, w]`` -> the
+    detseg predictions of :func:`edge_predictions` (input size = D1 size x ``d1_stride``)."""
 
-    @torch.no_grad()
-    def run_grid(self, batch, channel: Channel, snr_grid_db: list[float], generators):
-        """All SNR points of the chunk go through one link call (large decoder batches); the
-        channel draws point ``i``'s noise from ``generators[i]`` (SNR-major row blocks)."""
-        self._check(batch)
-        images = batch.fields["image"].to(self.device)
-        d1 = self.ffmnet.extract(images)
-        n, k = len(batch), len(snr_grid_db)
-        payloads = self.codec.encode(d1.cpu())
-        snr = torch.tensor([float(s) for s in snr_grid_db]).repeat_interleave(n)
-        res = self.link.transmit(payloads * k, channel, snr, list(generators))
-        outs = []
-        for j in range(k):
-            part = slice(j * n, (j + 1) * n)
-            d1_hat, failed = self._decode(res.payloads[part], d1.cpu())
-            num_sym = res.num_symbols[part].to(torch.int64)
-            outs.append(
-                SchemeOutput(
-                    predictions=self._edge(d1_hat, tuple(images.shape[-2:])),
-                    num_symbols=num_sym.float(),
-                    channel_uses=res.channel_uses[part].float(),
-                    extras=self._extras(payloads, res.payload_ok[part], failed),
-                )
-            )
-        return outs
+    def __init__(self, ffmnet: FFMNet, sha256: str) -> None:
+        super().__init__()
+        self.ffmnet = ffmnet.eval()
+        self.name = f"ffmnet edge side (D1 -> boxes + masks; weights sha256 {sha256})"
 
-    def config(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": "separation (feature JPEG + LDPC)",
-            "codec": self.codec.config(),
-            "codec_description": self.codec.description,
-            "link": self.link.config(),
-            "on_block_error": "decode",
-            "ffmnet": str(self.base),
-        }
+    def forward(self, d1_hat: Tensor) -> list[dict]:
+        s = self.ffmnet.config.d1_stride
+        size = (d1_hat.shape[-2] * s, d1_hat.shape[-1] * s)
+        return edge_predictions(self.ffmnet, d1_hat.to(torch.float32), size)
+
+
+def feature_split(device: str = "cpu", **_) -> tuple[FFMNetMobile, FFMNetEdge]:
+    """The ``detseg`` back end of ``FEATURE_SPLITS``: the shipped ``ffmnet-tiny``'s halves."""
+    base = _base()
+    model = load_ffmnet(base, device)
+    sha = weights_sha256(base)
+    return FFMNetMobile(model, sha), FFMNetEdge(model, sha)
 
 
 def _base() -> Path:
@@ -284,42 +275,61 @@ def _register() -> None:
         "ffmnet-uncompressed", "FFMNet, D1 sent uncompressed and noiseless (upper reference)"
     )(lambda device="cpu", decoder="auto": UncompressedScheme(_base(), device))
     for (ratio, train), folder in JSCC_VARIANTS.items():
+        if train == "step2":
+            ref = f"ffmnet-jscc-{ratio}-step2-ref"
+
+            def make_step2(device="cpu", decoder="auto", _n=ref, _f=folder):
+                return JSCCScheme(_n, checkpoint_dir() / _f, _base(), True, device)
+
+            SCHEMES.register(
+                ref,
+                f"FFMNet + deep JSCC {ratio} after steps 1-2 only, noiseless (Table III)",
+                tags=("study",),
+            )(make_step2)
+            continue
         trained = f"at AWGN {train[3:]} dB" if train.startswith("snr") else "noiselessly"
-        e2e = train.endswith("-e2e")
-        if e2e:
-            trained += ", then end to end"
         name = f"ffmnet-jscc-{ratio}-{train}"
 
         def make(device="cpu", decoder="auto", _n=name, _f=folder):
             return JSCCScheme(_n, checkpoint_dir() / _f, _base(), False, device)
 
-        headline = ratio == "512x" and not e2e
+        headline = ratio == "512x"
         SCHEMES.register(
             name,
-            f"FFMNet + deep JSCC {ratio}, trained {trained}",
+            f"FFMNet + deep JSCC {ratio}, steps 1-3, trained {trained}",
             tags=() if headline else ("variant",),
         )(make)
-        if train.startswith("noiseless"):
-            ref = f"ffmnet-jscc-{ratio}-" + ("e2e-ref" if e2e else "ref")
+        if train == "noiseless":
+            ref = f"ffmnet-jscc-{ratio}-ref"
 
             def make_ref(device="cpu", decoder="auto", _n=ref, _f=folder):
                 return JSCCScheme(_n, checkpoint_dir() / _f, _base(), True, device)
 
             SCHEMES.register(  # every -ref is in the default sweep: Table III needs them
                 ref,
-                f"FFMNet + deep JSCC {ratio}, trained {trained}, tested without noise",
+                f"FFMNet + deep JSCC {ratio}, steps 1-3, trained and tested without noise",
                 tags=() if headline else ("study",),
             )(make_ref)
+    FEATURE_SPLITS.register("detseg", "FFMNet (ffmnet-tiny) split at D1")(feature_split)
     for q in (None, *JPEG_QUALITIES):
         name = "ffmnet-jpeg-ldpc" if q is None else f"ffmnet-jpeg-q{q}-ldpc"
         quality = DEFAULT_JPEG_QUALITY if q is None else q
 
         def make_sep(device="cpu", decoder="auto", _n=name, _q=quality):
-            return JPEGLDPCScheme(_n, _q, _base(), device, decoder)
+            from semcom_sim.baselines.codecs import FeatureJPEGCodec
+            from semcom_sim.baselines.families import family_scheme
+
+            return family_scheme(
+                "feature-jpeg",
+                codec=FeatureJPEGCodec(quality=_q),
+                name=_n,
+                device=device,
+                decoder=decoder,
+            )
 
         SCHEMES.register(
             name,
-            f"FFMNet D1: 8-bit + feature JPEG q{quality} + LDPC R=1/2 QPSK (separate)",
+            f"FFMNet D1: 8-bit + feature JPEG q{quality} + LDPC R=1/2 QPSK (feature-jpeg family)",
             tags=() if q is None else ("variant",),
         )(make_sep)
 

@@ -1,7 +1,9 @@
 """The three-step training strategy of Sec. II-D, one optimiser step per call.
 
 1. :func:`train_step_ffmnet`: FFMNet alone with ``L = L_det + L_seg`` (eq. 2).
-2. :func:`train_step_jscc`: the JSCC with ``L1(D1, D1_hat) + L`` while FFMNet is frozen
+2. :func:`train_step_jscc`: the JSCC with ``L1(D1, D1_hat) + L`` while FFMNet is frozen, the
+   L1 measured in units of each channel's std (D1's channels differ in scale by orders of
+   magnitude)
    (parameters fixed and BatchNorm statistics kept: FFMNet in eval mode).
 3. :func:`train_step_end_to_end`: everything with ``L``.
 
@@ -75,7 +77,8 @@ def train_step_jscc(
     generator: torch.Generator | None = None,
     l1_weight: float = 1.0,
 ) -> dict[str, float]:
-    """Step 2: one update of the JSCC with ``l1_weight * mean|D1 - D1_hat| + L_det + L_seg``;
+    """Step 2: one update of the JSCC with ``l1_weight * mean(|D1 - D1_hat| / std_c) + L_det +
+    L_seg`` (the L1 in standardised units, :func:`jscc.l1_terms`);
     FFMNet is frozen (``requires_grad=False``, eval mode). ``optimizer`` should hold the JSCC
     parameters only (:func:`make_optimizer` with step 2)."""
     set_requires_grad(model.ffmnet, False)
@@ -84,7 +87,7 @@ def train_step_jscc(
     out = model(images, channel, snr_db, generator)
     losses = model.loss(out, targets)
     losses["task"] = losses["loss"]
-    losses["loss"] = l1_weight * losses["l1"] + losses["task"]
+    losses["loss"] = l1_weight * losses["l1_std"] + losses["task"]
     return _finish(optimizer, losses)
 
 

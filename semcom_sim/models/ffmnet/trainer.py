@@ -12,8 +12,14 @@ the JSCC is trained and saved, kind ``"ffmnet-jscc"``, with the sha256 of the fr
 ``e2e`` (step 3, everything, kind ``"ffmnet-e2e"``). Every batch is drawn from the Trainer's
 generator: ``--batch-size`` random examples of the train split plus a random horizontal flip
 each, so rerunning the same command resumes exactly. In step 2 the frozen mobile side is
-deterministic, so D1 of each (example, flip) is computed once and cached (shared by the runs of
-one process that use the same FFMNet and train split).
+deterministic, so D1 of each (example, flip) is computed once and cached in float16 (shared by
+the runs of one process that use the same FFMNet and train split; 256 KB per example and flip).
+
+Step 2 starts (from scratch) by measuring D1's per-channel mean and std on the first
+``STATS_EXAMPLES`` train examples (:meth:`FeatureJSCC.set_d1_stats`, stored in the weights) and
+the L1 of the trivial predictors of D1 on them (zero, per-channel mean; in the checkpoint config
+as ``d1_reference``); its log has ``l1`` (raw), ``l1_std`` (standardised, the loss term) beside
+them.
 """
 
 from __future__ import annotations
@@ -23,13 +29,12 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from semcom_sim.checkpoint import load_checkpoint
 from semcom_sim.errors import SemcomError
 from semcom_sim.models.ffmnet.config import JSCC_SETTINGS, ffmnet_preset, jscc_preset
-from semcom_sim.models.ffmnet.jscc import FeatureJSCC, FFMNetJSCC
+from semcom_sim.models.ffmnet.jscc import FeatureJSCC, FFMNetJSCC, l1_references, l1_terms
 from semcom_sim.models.ffmnet.model import FFMNet
 from semcom_sim.models.ffmnet.pretrained import (
     BASE_NAME,
@@ -51,6 +56,7 @@ from semcom_sim.models.ffmnet.train import (
 from semcom_sim.training import TRAINERS
 
 STAGES = ("ffmnet", "jscc", "e2e")
+STATS_EXAMPLES = 256
 # Step 2: D1 of (example, flip) under a frozen FFMNet, shared by the runs of one process.
 _D1_CACHE: dict[tuple, dict[tuple[int, bool], Tensor]] = {}
 KINDS = {"ffmnet": KIND_FFMNET, "jscc": KIND_JSCC, "e2e": KIND_E2E}
@@ -148,9 +154,9 @@ def jscc_step(
     tx = jscc(d1, channel, snr_db, generator)
     out = ffmnet.from_d1(tx["d1_hat"], image_size)
     losses = ffmnet.loss(out, targets)
-    losses["l1"] = F.l1_loss(tx["d1_hat"], d1)
+    losses.update(l1_terms(jscc, d1, tx["d1_hat"]))
     losses["task"] = losses["loss"]
-    losses["loss"] = l1_weight * losses["l1"] + losses["task"]
+    losses["loss"] = l1_weight * losses["l1_std"] + losses["task"]
     optimizer.zero_grad(set_to_none=True)
     if not torch.isfinite(losses["loss"]):
         raise FloatingPointError(f"non-finite training loss {losses['loss'].item()}")
@@ -160,12 +166,19 @@ def jscc_step(
 
 
 def _check_resume(out: Path, kind: str, config: dict) -> None:
-    """A training directory may only be resumed with the same configuration (steps aside)."""
+    """A training directory may only be resumed with the same configuration, except ``steps``
+    and an ``lr_decay_at`` that the run has not reached yet under either schedule (the steps
+    done are then exactly those of a run made from scratch with the new schedule)."""
     if not (out / "last").exists():
         return
-    _, old, _ = load_checkpoint(out / "last", kind=kind)
-    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k != "steps"}
-    theirs = {k: v for k, v in old.items() if k != "steps"}
+    _, old, extra = load_checkpoint(out / "last", kind=kind)
+    done = int(extra.get("step", 0))
+    free = {"steps"}
+    decays = [int(c.get("lr_decay_at") or 0) for c in (old, config)]
+    if all(d == 0 or d >= done for d in decays):
+        free.add("lr_decay_at")
+    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k not in free}
+    theirs = {k: v for k, v in old.items() if k not in free}
     if mine != theirs:
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise SemcomError(
@@ -251,7 +264,6 @@ def run(argv: list[str]) -> int:
             model = FFMNetJSCC(ffmnet, jscc)
             trained, params = model, model.parameters()
     kind = KINDS[a.stage]
-    _check_resume(out, kind, config)
     optimizer = torch.optim.Adam(params, lr=a.lr)
     channel, snr_db = training_channel(snr_train)
     size = tuple(data.fields["image"].shape[-2:])
@@ -265,8 +277,22 @@ def run(argv: list[str]) -> int:
             images, _ = make_batch(data, [i for i, _ in missing], [f for _, f in missing], device)
             with torch.no_grad():
                 for key, d in zip(missing, ffmnet.extract(images), strict=True):
-                    cache[key] = d
-        return torch.stack([cache[(i, f)] for i, f in zip(idx, flips, strict=True)])
+                    cache[key] = d.half()
+        return torch.stack([cache[(i, f)] for i, f in zip(idx, flips, strict=True)]).float()
+
+    if a.stage == "jscc" and not a.jscc and not (out / "last").exists():
+        n = min(STATS_EXAMPLES, len(data))
+        with torch.no_grad():
+            stats_d1 = torch.cat(
+                [d1_of(list(range(i, min(i + 64, n))), [False] * (min(i + 64, n) - i))
+                 for i in range(0, n, 64)]
+            )  # fmt: skip
+        jscc.set_d1_stats(stats_d1)
+        config["d1_reference"] = l1_references(jscc, stats_d1)
+    elif a.stage == "jscc" and (out / "last").exists():
+        _, old, _ = load_checkpoint(out / "last", kind=kind)
+        config["d1_reference"] = old.get("d1_reference")
+    _check_resume(out, kind, config)
 
     def step_fn(step: int, g: torch.Generator) -> dict[str, float]:
         lr = a.lr * (0.1 if a.lr_decay_at and step >= a.lr_decay_at else 1.0)
