@@ -106,19 +106,19 @@ def ffmnet_table3_figure(res: Results, out: Path, channel: str) -> list[Path]:
     pts = [(k, recs[-1]) for k, recs in pts if recs]
     if not base or not pts:
         return []
-    e2e = res.curve("ffmnet-jscc-512x-e2e-ref", "detseg", channel)
+    e2e = res.curve("ffmnet-jscc-512x-step2-ref", "detseg", channel)  # before step 3
     plt = use_agg()
     fig, ax = plt.subplots(figsize=(7, 4.6))
     rows = []
     for i, (key, label) in enumerate(METRICS):
         color = f"C{i}"
         ax.plot([k for k, _ in pts], [100 * r.metrics[key] for _, r in pts], marker="o",
-                color=color, label=f"{label} (JSCC, steps 1-2)")  # fmt: skip
+                color=color, label=f"{label} (JSCC, steps 1-3)")  # fmt: skip
         ax.axhline(100 * base[-1].metrics[key], color=color, ls="--", lw=1,
                    label=f"{label} uncompressed")  # fmt: skip
         if e2e:
             ax.plot([512], [100 * e2e[-1].metrics[key]], marker="*", ms=12, ls="", color=color,
-                    label=f"{label} 512x after step 3")  # fmt: skip
+                    label=f"{label} 512x after steps 1-2 only")  # fmt: skip
         rows += [{"ratio": k, "scheme": r.scheme, "metric": key, "value": 100 * r.metrics[key]}
                  for k, r in pts]  # fmt: skip
     ax.set_xscale("log", base=2)
@@ -136,8 +136,8 @@ def ffmnet_table3_figure(res: Results, out: Path, channel: str) -> list[Path]:
         [
             "FFMNet Table III analogue (paper 001, Table III) as a figure.",
             "Noiseless mAP@.5, mAP@[.5:.95] and mIoU (%) of the JSCC trained and tested without "
-            "noise (-ref schemes) per compression ratio; dashed: the uncompressed FFMNet; stars: "
-            "the 512x JSCC after end-to-end training (step 3).",
+            "noise (-ref schemes, after steps 1-3) per compression ratio; dashed: the uncompressed "
+            "FFMNet; stars: the 512x JSCC before end-to-end training (steps 1-2, -step2-ref).",
             f"Data: {res.datasets(['detseg'], channel)}.",
             f"Channel: {channel} (not used: -ref schemes are noiseless).",
             f"Command: {res.command()}; then semcom-sim figures --results {res.root}.",

@@ -178,10 +178,10 @@ def scheme_style(name: str, role: str | None = None) -> Style:
         k = int(m[1])
         base = "#3f3fbf"
         return Style(shade(base, 0.6 - 0.25 * ((k - 1) % 6)), DOT if k <= 6 else ":", "^", 1.5)
-    m = re.fullmatch(r"ffmnet-jscc-(\d+)x-(ref|noiseless|e2e-ref|noiseless-e2e)", name)
+    m = re.fullmatch(r"ffmnet-jscc-(\d+)x-(ref|noiseless|step2-ref)", name)
     if m:  # FFMNet JSCC per compression ratio: darker for a higher ratio, line style by kind
         t = max(-0.6, min(0.6, 0.45 - 0.3 * (math.log2(int(m[1])) - 7)))
-        ls = {"ref": DOT, "noiseless": "--", "e2e-ref": DASHDOT, "noiseless-e2e": (0, (2, 1))}
+        ls = {"ref": DOT, "noiseless": "--", "step2-ref": DASHDOT}
         return Style(shade(FAMILY_COLOURS["ffmnet"], t), ls[m[2]], "p", 1.4)
     m = _MCS.match(name)
     if m and m["fam"]:
