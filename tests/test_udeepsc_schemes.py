@@ -177,7 +177,7 @@ def test_committed_checkpoints_are_package_data():
     with open(PACKAGED.parents[3] / "pyproject.toml", "rb") as f:
         globs = tomllib.load(f)["tool"]["setuptools"]["package-data"]["semcom_sim.models.udeepsc"]
     files = [p.relative_to(PACKAGED.parent).as_posix() for p in PACKAGED.rglob("*") if p.is_file()]
-    assert len(files) == 7 * 3  # U-DeepSC + six T-DeepSCs, 3 files each
+    assert len(files) == 8 * 3  # U-DeepSC, six T-DeepSCs and local-model, 3 files each
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
 
 

@@ -119,7 +119,7 @@ NAMED: dict[str, Style] = {
     "ffmnet-jscc-512x-snr5": Style("#9467bd", "-", "o", 2.0),
     "ffmnet-jscc-512x-snr10": Style("#5b3a8c", "-", "^", 1.8),
     "ffmnet-jscc-512x-ref": Style("#9467bd", ":", "", 1.6),
-    "ffmnet-jpeg-ldpc": Style("#7f2704", "-", "D", 1.8),
+    "ffmnet-jpeg-ldpc": Style("#a63603", "-", "D", 1.8),
     "udeepsc-fixed-layer": Style("#3f3fbf", DOT, "^", 1.6),  # Fig. 10: all udeepsc-layer<l>
     # trivial references: grey, dashed / dotted
     "majority-class": Style("#555555", DASH, "", 1.3),
@@ -128,6 +128,7 @@ NAMED: dict[str, Style] = {
     "mean-colour": Style("#888888", DOT, "", 1.5),
     "block-colour": Style("#999999", DASHDOT, "", 1.3),
     "chance": Style("#b5b5b5", DOT, "", 1.1),
+    "local-model": Style("#6e6e6e", (0, (6, 2, 1, 2, 1, 2)), "x", 1.3),  # the non-communicating classifier
 }
 
 _MOD_BITS = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6, "256qam": 8}
