@@ -128,7 +128,7 @@ NAMED: dict[str, Style] = {
     "mean-colour": Style("#888888", DOT, "", 1.5),
     "block-colour": Style("#999999", DASHDOT, "", 1.3),
     "chance": Style("#b5b5b5", DOT, "", 1.1),
-    "local-model": Style("#6e6e6e", (0, (6, 2, 1, 2, 1, 2)), "x", 1.3),  # the non-communicating classifier
+    "local-model": Style("#6e6e6e", (0, (6, 2, 1, 2, 1, 2)), "x", 1.3),  # no-channel model
 }
 
 _MOD_BITS = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6, "256qam": 8}
