@@ -139,3 +139,23 @@ def test_link_rejects_unknown_blocks_backend_and_reports_stage_timings():
     DigitalLink(MCS()).transmit([b"abc" * 50] * 3, AWGN(), 5.0, torch.Generator(), timings=t)
     stages = {"segment_crc", "encode", "map", "channel", "demap", "decode", "crc_join"}
     assert set(t) == stages and all(v >= 0 for v in t.values())
+
+
+def test_shared_table_ldpc_encoders_equal_fresh_sionna_encoders():
+    """Codes of one lifting size share Sionna's lifted tables (built once): every instance
+    still has exactly the tables, parity-check matrix and codewords of a fresh encoder."""
+    from sionna.phy.fec.ldpc import LDPC5GEncoder
+
+    from semcom_sim.link.fec import _shared_tables_encoder
+
+    shared = _shared_tables_encoder()
+    rng = np.random.default_rng(3)
+    # neighbours share a lifting size; BG1 and BG2; a short code
+    for k, n in [(600, 1200), (601, 1202), (3000, 4000), (3001, 4002), (100, 300), (40, 120)]:
+        ref, got = LDPC5GEncoder(k, n), shared(k, n)
+        for name in ("_pcm_a_ind", "_pcm_b_inv_ind", "_pcm_c1_ind", "_pcm_c2_ind"):
+            assert torch.equal(getattr(ref, name), getattr(got, name)), (k, name)
+        assert ref.pcm.shape == got.pcm.shape and (ref.pcm != got.pcm).nnz == 0
+        assert (ref.z, ref.k_ldpc, ref.n_ldpc) == (got.z, got.k_ldpc, got.n_ldpc)
+        u = torch.from_numpy(rng.integers(0, 2, (4, k)).astype(np.float32))
+        assert torch.equal(ref(u), got(u))

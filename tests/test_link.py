@@ -125,3 +125,15 @@ def test_ldpc_bler_in_known_ranges():
     # Sionna 2.2 reference (20-it BP): 0.98 @ 0.5 dB, 2.2e-2 @ 1.5 dB, ~1.6e-4 @ 2.0 dB.
     assert _ldpc_bler(2.0, 600, seed=1) < 1e-2
     assert _ldpc_bler(0.5, 100, seed=2) > 0.5
+
+
+def test_crc24a_compiled_and_numpy_registers_agree():
+    from semcom_sim.link import crc
+
+    rng = np.random.default_rng(7)
+    for shape in [(0, 5), (3, 0), (5, 1), (4, 333)]:
+        data = rng.integers(0, 256, shape, dtype=np.uint8)
+        for init in (0, crc.LINK_CRC_INIT):
+            reg = crc._crc_numpy(data, init)
+            want = np.stack([(reg >> 16) & 255, (reg >> 8) & 255, reg & 255], axis=1)
+            assert np.array_equal(crc.crc24a(data, init), want.astype(np.uint8).reshape(-1, 3))

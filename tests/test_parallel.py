@@ -168,3 +168,79 @@ def test_bad_parallel_options_are_one_line_errors_before_writing(tmp_path, capsy
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("semcom-sim: "), err
         assert not out.exists() or not any(out.iterdir())
+
+
+def _via(receiver, values):
+    """OutputCache.run's arguments as ModelReceiver.__call__ passes them."""
+    owners, extra = (receiver.model, receiver.postprocess), (receiver.inputs, str(receiver.device))
+    return owners, extra, values, lambda: receiver.compute(values)
+
+
+def test_output_cache_returns_the_models_output_and_keys_by_model_and_content():
+    from semcom_sim.baselines.separation import ModelReceiver, OutputCache, PayloadCache, Stream
+
+    calls = []
+
+    class Net(torch.nn.Module):
+        def __init__(self, scale):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor(float(scale)))
+
+        def forward(self, x):
+            calls.append(1)
+            return {"y": torch.as_tensor(x, dtype=torch.float32) * self.w, "n": [len(x)]}
+
+    cache = OutputCache(max_entries=4)
+    a, b = ModelReceiver(Net(2.0), inputs=("x",)), ModelReceiver(Net(3.0), inputs=("x",))
+    x = torch.arange(6.0).reshape(2, 3)
+    out = cache.run(*_via(a, [x]))
+    assert torch.equal(out["y"], 2 * x) and len(calls) == 1
+    out["y"].zero_()  # the caller may modify its copy
+    again = cache.run(*_via(ModelReceiver(a.model, inputs=("x",)), [x.clone()]))  # same content
+    assert torch.equal(again["y"], 2 * x) and len(calls) == 1 and cache.hits == 1
+    assert torch.equal(cache.run(*_via(b, [x]))["y"], 3 * x) and len(calls) == 2  # another model
+    y = x.clone()
+    y[0, 0] = 7.0
+    assert torch.equal(cache.run(*_via(a, [y]))["y"], 2 * y) and len(calls) == 3  # changed content
+    import numpy as np
+
+    cache.run(*_via(a, [np.ones(3)]))
+    cache.run(*_via(a, [np.ones(3)]))
+    assert len(calls) == 5  # content of an array is not hashed: not cached
+
+    # every member of an envelope wraps the one extractor in its own transform: one encode
+    from semcom_sim.baselines.codecs import JPEGCodec
+    from semcom_sim.baselines.separation import ModelTransform
+    from semcom_sim.link.mcs import parse_mcs
+
+    payloads = PayloadCache()
+    ext = torch.nn.Identity()
+    img = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    for mcs in ("ldpc-1/2-qpsk", "ldpc-3/4-16qam"):
+        payloads.encode(Stream("image", JPEGCodec(), parse_mcs(mcs), ModelTransform(ext)), img)
+    assert payloads.misses == 1 and payloads.hits == 1
+
+
+def test_envelope_is_the_same_with_and_without_the_shared_caches(tmp_path, capsys):
+    """Envelope members share task-model outputs; a second sweep in the same process also hits
+    the payload and decode caches; the stored numbers equal those of a run with cleared
+    caches."""
+    from semcom_sim.baselines import separation
+
+    caches = (separation.PAYLOADS, separation.DECODES, separation.OUTPUTS)
+    base = ["sweep", "--schemes", "jpeg-envelope", "--tasks", "vqa", "--snr", "-3,12",
+            "--samples", "4", "--batch-size", "4", "--workers", "1", "--threads", "1",
+            "--quiet", "--no-plot"]  # fmt: skip
+    for c in caches:
+        c.clear()
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    hits = [c.hits for c in caches]
+    assert hits[2] > 0  # members of the envelope handed the task model the same inputs
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    assert caches[0].hits > hits[0] and caches[1].hits > hits[1]  # (a new run: new models)
+    for c in caches:
+        c.clear()
+    assert main([*base, "--out", str(tmp_path / "c")]) == 0
+    capsys.readouterr()
+    a = _stored(tmp_path / "a")
+    assert a and a == _stored(tmp_path / "b") == _stored(tmp_path / "c")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,10 +81,10 @@ class LDPCCode(BlockCode):
     code = "ldpc"
 
     def __init__(self, k: int, n: int, num_iter: int | None, backend: str, device: str) -> None:
-        from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+        from sionna.phy.fec.ldpc import LDPC5GDecoder
 
         self.k, self.n, self.device = k, n, device
-        self._enc = LDPC5GEncoder(k, n, device=device)
+        self._enc = _shared_tables_encoder()(k, n, device=device)
         self._fast_enc = None
         self._dec, name = _fast_decoder("ldpc", self._enc, num_iter, backend, device)
         if self._dec is None:
@@ -98,7 +99,7 @@ class LDPCCode(BlockCode):
         return self._enc(bits)
 
     def encoder_info(self, blocks: str) -> str:
-        return _encoder_name(blocks, self.device, type(self._enc).__name__)
+        return _encoder_name(blocks, self.device, "LDPC5GEncoder")  # shared tables: same code
 
     def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
         if not _use_fast(blocks, self.device):
@@ -151,15 +152,63 @@ class TurboCode(BlockCode):
         return self._dec(llr)
 
 
+@functools.cache
+def _shared_tables_encoder():
+    """``LDPC5GEncoder`` whose lifted matrices and index tables are shared between instances.
+
+    Sionna builds them from the base graph, its set index and the lifting size alone (not from
+    ``k`` or ``n``), yet an instance spends ~50 ms on them; a sweep needs one code per distinct
+    payload length (hundreds) over a few dozen lifting sizes. Shared tables are never written
+    (encoding gathers from them), so every instance equals a fresh ``LDPC5GEncoder(k, n)``
+    (``tests/test_fast_encoders.py`` compares their tables and codewords).
+    """
+    from sionna.phy.fec.ldpc import LDPC5GEncoder
+
+    lifted: dict[tuple, Any] = {}
+    basegraphs: dict[tuple, Any] = {}
+    submats: dict[tuple, tuple] = {}
+    indices: dict[int, tuple] = {}
+
+    class SharedTablesLDPC5GEncoder(LDPC5GEncoder):
+        def _load_basegraph(self, i_ls, bg):  # read from a text file by Sionna
+            key = (int(i_ls), bg)
+            if key not in basegraphs:
+                basegraphs[key] = super()._load_basegraph(i_ls, bg)
+            return basegraphs[key]
+
+        def _lift_basegraph(self, bm, z):
+            bm = np.asarray(bm)  # also lifts sub-blocks of the base graph (in _gen_submat)
+            key = (bm.shape, bm.dtype.str, bm.tobytes(), int(z))
+            if key not in lifted:
+                lifted[key] = super()._lift_basegraph(bm, z)
+            return lifted[key]
+
+        def _gen_submat(self, bm, k_b, z, bg):
+            key = (bg, self._i_ls, int(k_b), int(z))
+            if key not in submats:
+                submats[key] = super()._gen_submat(bm, k_b, z, bg)
+            return submats[key]
+
+        def _mat_to_ind(self, mat):
+            hit = indices.get(id(mat))
+            if hit is None or hit[0] is not mat:  # cached by identity of a cached sub-matrix
+                hit = indices[id(mat)] = (mat, super()._mat_to_ind(mat))
+            return hit[1]
+
+    return SharedTablesLDPC5GEncoder
+
+
 def _use_fast(blocks: str, device: str) -> bool:
     return blocks == "fast" or (blocks == "auto" and torch.device(device).type == "cpu")
 
 
 def _fast_encoder(encoder, k: int):
     """The numba encoder bit-exact with Sionna's ``encoder``."""
+    from sionna.phy.fec.ldpc import LDPC5GEncoder
+
     from semcom_sim.link.fastenc import FastLDPC5GEncoder, FastTurboEncoder
 
-    if type(encoder).__name__ == "LDPC5GEncoder":
+    if isinstance(encoder, LDPC5GEncoder):
         return FastLDPC5GEncoder(encoder)
     return FastTurboEncoder(encoder, k)
 

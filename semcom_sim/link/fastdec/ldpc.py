@@ -27,6 +27,11 @@ class LDPCLayout:
     check_mask: np.ndarray  # [num_layers, z] int32: 1 = check counted in the syndrome
 
 
+# pcm objects (shared between codes of one lifting size, see semcom_sim.link.fec) whose layers
+# were already checked to re-lift exactly: id -> (pcm, {kept layers})
+_CHECKED: dict[int, tuple] = {}
+
+
 def ldpc_layout(encoder) -> LDPCLayout:
     """Derive the decoder tables from a ``sionna.phy.fec.ldpc.LDPC5GEncoder``.
 
@@ -65,7 +70,12 @@ def ldpc_layout(encoder) -> LDPCLayout:
         layer_ptr.append(len(edge_col))
         masks.append(~useless_row[lay * z : (lay + 1) * z])
         kept.append(lay)
-    _check_quasi_cyclic(pcm, z, kept, layer_ptr, edge_col, edge_shift)
+    checked = _CHECKED.get(id(encoder.pcm))
+    if checked is None or checked[0] is not encoder.pcm or tuple(kept) not in checked[1]:
+        _check_quasi_cyclic(pcm, z, kept, layer_ptr, edge_col, edge_shift)
+        if checked is None or checked[0] is not encoder.pcm:
+            checked = _CHECKED[id(encoder.pcm)] = (encoder.pcm, set())
+        checked[1].add(tuple(kept))
     n_var = (max(edge_col) + 1) * z
     layer_ptr = np.asarray(layer_ptr, dtype=np.int32)
     return LDPCLayout(
