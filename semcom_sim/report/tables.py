@@ -109,7 +109,8 @@ def table1(res: Results, out: Path, channel: str, snr_db: float) -> list[Path]:
         "conventional = the papers' scheme (JPEG q50 + LDPC 1/2 QPSK, UTF-8 + Turbo 1/2 QPSK, "
         "H.264 + LDPC; payload incl. CRC and segmentation), saving = conventional / U-DeepSC. "
         "Our images are 32x32 (JPEG: entropy-coded scan only) and our sentences short; the tiny "
-        "U-DeepSC sends 2 sub-codewords (16-QAM, 1 symbol each) per kept feature. " + EMBEDDED_NOTE
+        "U-DeepSC sends 2 sub-codeword indices per kept feature as QPSK symbols (4 per image or "
+        "speech feature, 8 per word) plus the kept-position bitmap. " + EMBEDDED_NOTE
     )
     return _write(out, f"table1_{channel}", title, rows, note)
 

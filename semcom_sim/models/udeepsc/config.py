@@ -85,7 +85,7 @@ class UDeepSCConfig:
     rho_hidden: int = 8
     rho_init: float = 0.9
     rho_min: float = 0.3
-    keep_all_tasks: tuple[str, ...] = ("textr",)
+    keep_all_tasks: tuple[str, ...] = ("textr", "imgr")
     # features on the air (Sec. III)
     transmission: str = "digital"
     feature_dim: int = 16
