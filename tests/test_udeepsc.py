@@ -615,7 +615,8 @@ def test_selection_modules_are_per_task():
     cfg = tiny_config(tasks=("imgc", "imgr"), keep_all_tasks=("textr",))
     tx = UDeepSC(cfg).transmitters["image"]
     assert set(tx.selectors) == {"imgc", "imgr"}
-    assert "imgr" not in UDeepSC(tiny_config(tasks=("imgc", "imgr"))).transmitters["image"].selectors
+    keep_all = UDeepSC(tiny_config(tasks=("imgc", "imgr"))).transmitters["image"]
+    assert "imgr" not in keep_all.selectors
     shared = UDeepSC(tiny_config(tasks=("imgc", "imgr"), selection_per_task=False))
     assert set(shared.transmitters["image"].selectors) == {"shared"}
 
