@@ -77,8 +77,32 @@ class UncodedCode(BlockCode):
         return (llr > 0).to(torch.float32)
 
 
-class LDPCCode(BlockCode):
+class _SionnaCode(BlockCode):
+    """A code with a Sionna encoder ``_enc`` (named ``sionna_encoder``), its numba twin built
+    on first use, and a decoder ``_dec``."""
+
+    sionna_encoder = ""
+
+    def encode(self, bits: Tensor) -> Tensor:
+        return self._enc(bits)
+
+    def encoder_info(self, blocks: str) -> str:
+        return _encoder_name(blocks, self.device, self.sionna_encoder)
+
+    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
+        if not _use_fast(blocks, self.device):
+            return super().encode_numpy(bits)
+        if self._fast_enc is None:
+            self._fast_enc = _fast_encoder(self._enc, self.k)
+        return self._fast_enc.encode_numpy(bits)
+
+    def decode(self, llr: Tensor) -> Tensor:
+        return self._dec(llr)
+
+
+class LDPCCode(_SionnaCode):
     code = "ldpc"
+    sionna_encoder = "LDPC5GEncoder"  # also for the shared-table subclass: the same code
 
     def __init__(self, k: int, n: int, num_iter: int | None, backend: str, device: str) -> None:
         from sionna.phy.fec.ldpc import LDPC5GDecoder
@@ -95,25 +119,11 @@ class LDPCCode(BlockCode):
             num_iter = self._dec.num_iter
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
-    def encode(self, bits: Tensor) -> Tensor:
-        return self._enc(bits)
-
-    def encoder_info(self, blocks: str) -> str:
-        return _encoder_name(blocks, self.device, "LDPC5GEncoder")  # shared tables: same code
-
-    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
-        if not _use_fast(blocks, self.device):
-            return super().encode_numpy(bits)
-        if self._fast_enc is None:
-            self._fast_enc = _fast_encoder(self._enc, self.k)
-        return self._fast_enc.encode_numpy(bits)
-
-    def decode(self, llr: Tensor) -> Tensor:
-        return self._dec(llr)
 
 
-class TurboCode(BlockCode):
+class TurboCode(_SionnaCode):
     code = "turbo"
+    sionna_encoder = "TurboEncoder"
 
     def __init__(
         self, k: int, rate: Fraction, num_iter: int | None, backend: str, device: str
@@ -135,21 +145,6 @@ class TurboCode(BlockCode):
             num_iter = self._dec.num_iter
         self.decoder_info = {"decoder": name, "num_iter": num_iter}
 
-    def encode(self, bits: Tensor) -> Tensor:
-        return self._enc(bits)
-
-    def encoder_info(self, blocks: str) -> str:
-        return _encoder_name(blocks, self.device, type(self._enc).__name__)
-
-    def encode_numpy(self, bits: np.ndarray, blocks: str = "auto") -> np.ndarray:
-        if not _use_fast(blocks, self.device):
-            return super().encode_numpy(bits)
-        if self._fast_enc is None:
-            self._fast_enc = _fast_encoder(self._enc, self.k)
-        return self._fast_enc.encode_numpy(bits)
-
-    def decode(self, llr: Tensor) -> Tensor:
-        return self._dec(llr)
 
 
 @functools.cache
@@ -169,25 +164,24 @@ def _shared_tables_encoder():
     submats: dict[tuple, tuple] = {}
     indices: dict[int, tuple] = {}
 
+    def memo(store: dict, key, build):
+        if key not in store:
+            store[key] = build()
+        return store[key]
+
     class SharedTablesLDPC5GEncoder(LDPC5GEncoder):
         def _load_basegraph(self, i_ls, bg):  # read from a text file by Sionna
             key = (int(i_ls), bg)
-            if key not in basegraphs:
-                basegraphs[key] = super()._load_basegraph(i_ls, bg)
-            return basegraphs[key]
+            return memo(basegraphs, key, lambda: LDPC5GEncoder._load_basegraph(self, i_ls, bg))
 
         def _lift_basegraph(self, bm, z):
             bm = np.asarray(bm)  # also lifts sub-blocks of the base graph (in _gen_submat)
             key = (bm.shape, bm.dtype.str, bm.tobytes(), int(z))
-            if key not in lifted:
-                lifted[key] = super()._lift_basegraph(bm, z)
-            return lifted[key]
+            return memo(lifted, key, lambda: LDPC5GEncoder._lift_basegraph(self, bm, z))
 
         def _gen_submat(self, bm, k_b, z, bg):
             key = (bg, self._i_ls, int(k_b), int(z))
-            if key not in submats:
-                submats[key] = super()._gen_submat(bm, k_b, z, bg)
-            return submats[key]
+            return memo(submats, key, lambda: LDPC5GEncoder._gen_submat(self, bm, k_b, z, bg))
 
         def _mat_to_ind(self, mat):
             hit = indices.get(id(mat))
