@@ -153,6 +153,21 @@ def test_h264_crf18_decodes_every_frame_of_smooth_clips():
     assert payloads == codec.encode(v)  # repeatable (x264 on one thread)
 
 
+def test_h264_is_repeatable_on_the_clip_that_was_not():
+    """With x264's SIMD paths, about 1 encode in 100 of this clip (4th test clip of the default
+    sweep's video sentiment, 4 frames of 32 x 32) came out 1 byte shorter in some processes
+    (0 to 6 % of encodes per process), and the default sweep's reproduce test failed on it;
+    300 encodes must now agree bit for bit (a guard: a process may not show the old flake)."""
+    from semcom_sim.sim.engine import point_seed
+    from semcom_sim.tasks import TASKS
+
+    task = TASKS.create("video-sentiment")
+    clip = task.load(4, point_seed(0, "data", task.name), None).fields["frames"][3:4]
+    codec = H264Codec(crf=23)
+    first = codec.encode(clip)
+    assert all(codec.encode(clip) == first for _ in range(300))
+
+
 @pytest.mark.parametrize("hw", [(17, 23), (1, 1), (33, 8)])
 def test_h264_odd_frame_sizes(hw):
     v = moving_clips(1, 3, *hw, gen(5))

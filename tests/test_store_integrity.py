@@ -114,6 +114,15 @@ def test_changed_checkpoint_yields_new_points(tmp_path, capsys, monkeypatch):
     store.close()
     assert len(all_recs) == 4 and len(served) == 2  # the old curve is kept, never served
     assert {r.curve for r in served} == {max(all_recs, key=lambda r: r.created).curve}
+    # the original checkpoint back: its stored points are reused and are the ones served, not
+    # the newer file's (the store records which configuration the last run asked for)
+    first = {r.curve for r in all_recs} - {r.curve for r in served}
+    shutil.rmtree(ckpt)
+    shutil.copytree(checkpoint_dir.__globals__["PACKAGED"], ckpt)
+    assert _sweep(out, *common, capsys=capsys) == (0, 2)
+    store = ResultStore.open_read(out)
+    assert {r.curve for r in store.records()} == first
+    store.close()
 
 
 def test_records_never_mix_two_configurations(tmp_path):

@@ -36,6 +36,9 @@ PRESETS = (
 )  # fmt: skip
 
 
+X264_PARAMS = "asm=0"
+
+
 def _av():
     try:
         import av
@@ -69,7 +72,9 @@ class H264Codec(Codec):
         crf: x264 constant rate factor (0..51, lower is better); default 23 without bit_rate.
         bit_rate: target bits per second instead of crf (x264 ABR at ``fps``).
         fps: frame rate, which only matters with ``bit_rate``.
-        preset: x264 preset ("medium" default). x264 runs on 1 thread, so output is repeatable.
+        preset: x264 preset ("medium" default). x264 runs on 1 thread without its SIMD paths
+            (``asm=0``: with them ~1 % of encodes of a small clip differed), so output is
+            repeatable.
 
     ``decode(payloads, like)`` needs ``like`` = the batch shape [B, T, 3, H, W] (or a tensor).
     """
@@ -80,7 +85,10 @@ class H264Codec(Codec):
         bit_rate: int | None = None,
         fps: int = 25,
         preset: str = "medium",
+        x264_params: str = X264_PARAMS,
     ) -> None:
+        if x264_params != X264_PARAMS:  # config() round trip; other x264 settings untested
+            raise SemcomError(f"x264_params must be {X264_PARAMS!r}, got {x264_params!r}")
         if crf is not None and bit_rate is not None:
             raise SemcomError("give H.264 crf or bit_rate, not both")
         if bit_rate is None:
@@ -111,8 +119,8 @@ class H264Codec(Codec):
         rate = f"crf {self.crf:g}" if self.crf is not None else f"{self.bit_rate} bit/s"
         return (
             f"H.264 via PyAV {av.__version__} (libavcodec {lavc}, libx264 {self.x264_version}), "
-            f"{rate}, preset {self.preset}, 4:2:0; SPS+PPS counted once per clip, "
-            f"SEI stripped, 3-byte start codes"
+            f"{rate}, preset {self.preset}, {X264_PARAMS} (C paths), 4:2:0; SPS+PPS counted "
+            "once per clip, SEI stripped, 3-byte start codes"
         )
 
     def config(self) -> dict:
@@ -122,6 +130,7 @@ class H264Codec(Codec):
             "bit_rate": self.bit_rate,
             "fps": self.fps,
             "preset": self.preset,
+            "x264_params": X264_PARAMS,
         }
 
     def _encode_clip(self, frames: np.ndarray, keep: bool = False) -> list[bytes]:
@@ -133,7 +142,10 @@ class H264Codec(Codec):
         ctx.time_base = Fraction(1, self.fps)
         ctx.framerate = Fraction(self.fps, 1)
         ctx.thread_count = 1
-        opts = {"preset": self.preset}
+        # X264_PARAMS: x264's SIMD paths are not repeatable here (measured: ~1 encode in 100 of
+        # one fixed 4-frame 32 x 32 clip came out 1 byte shorter, in the default sweep's
+        # reproduce test too); the C paths gave one output in 80 encodes of 64 clips
+        opts = {"preset": self.preset, "x264-params": X264_PARAMS}
         if self.crf is not None:
             opts["crf"] = f"{self.crf:g}"
         else:

@@ -184,6 +184,9 @@ def plan_sweep(
             scheme.prepare(task, device)  # loads checkpoints / task models: part of the identity
             scheme_cfg = scheme.identity(task)
             curve = curve_hash(config, scheme_cfg, task, ident, channel_cfg)
+            n = len(task_data[task.name])
+            group = (scheme.name, task.name, channel.key, ds, config.seed, n)
+            store.mark_current(group, curve)
             pending = [s for s in config.snr_db if not store.has(point_key(curve, s))]
             skipped += len(config.snr_db) - len(pending)
             if not pending:

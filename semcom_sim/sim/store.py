@@ -10,8 +10,9 @@ checkpoint and which channel a curve comes from, whatever run wrote it.
 Each point is committed in its own transaction, so a run killed at any moment loses at most the
 work in flight, and a rerun skips exactly the points whose key is present. A changed checkpoint,
 coherence time or decoder changes the key, so the point is recomputed; the stale point stays in
-the file but :meth:`ResultStore.records` serves, per curve, only the points of its most recent
-configuration (never a mix of two).
+the file but :meth:`ResultStore.records` serves, per curve, only the points of the configuration
+the last run asked for (:meth:`ResultStore.mark_current`; never a mix of two), so switching a
+checkpoint back to an older one serves the older one's stored points, not the newer file's.
 
 Readers (``plot``, ``figures``, ``tables``) open the store read-only (:meth:`ResultStore.open_read`)
 and never modify it; a file that is not a semcom-sim store is a one-line :class:`SemcomError`.
@@ -54,6 +55,9 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY, value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS current (
+    curve_group TEXT PRIMARY KEY, curve TEXT NOT NULL, at REAL NOT NULL
 );
 """
 _COLUMNS = {
@@ -285,6 +289,23 @@ class ResultStore:
                 ),
             )
 
+    def mark_current(self, group: tuple, curve: str) -> None:
+        """Record that the configuration ``curve`` is the current one of the curve ``group``
+        ``(scheme, task, channel, dataset, seed, samples)`` (called by the engine for every
+        curve it plans, whether its points are stored already or not)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO current VALUES (?,?,?)",
+                (canonical_json(list(group)), curve, time.time()),
+            )
+
+    def _current(self) -> dict[str, str]:
+        try:
+            rows = self._db.execute("SELECT curve_group, curve FROM current").fetchall()
+        except sqlite3.OperationalError:  # a store written before the table existed
+            return {}
+        return dict(rows)
+
     def log_run(self, config: dict) -> None:
         with self._db:
             self._db.execute("INSERT INTO runs VALUES (?, ?)", (time.time(), json.dumps(config)))
@@ -310,8 +331,9 @@ class ResultStore:
         """Stored points, ordered by task, channel, scheme, SNR.
 
         With ``latest`` (default), each curve -- (scheme, task, channel, dataset, seed, samples)
-        -- is served only from its most recently written configuration, so a figure never mixes
-        points of a replaced checkpoint with new ones.
+        -- is served only from the configuration the last run marked current
+        (:meth:`mark_current`), or for a curve never marked, its most recently written one; a
+        figure never mixes points of a replaced checkpoint with new ones.
         """
         try:
             rows = self._db.execute(
@@ -349,16 +371,18 @@ class ResultStore:
             raise SemcomError(f"{self.path}: unreadable points ({e})") from None
         if not latest:
             return recs
+        current = self._current()
         newest: dict[tuple, tuple[float, str]] = {}
         for r in recs:
             g = (r.scheme, r.task, r.channel, r.dataset, r.seed, r.samples)
             if g not in newest or r.created > newest[g][0]:
                 newest[g] = (r.created, r.curve)
-        return [
-            r
-            for r in recs
-            if newest[(r.scheme, r.task, r.channel, r.dataset, r.seed, r.samples)][1] == r.curve
-        ]
+
+        def chosen(r: Record) -> str:
+            g = (r.scheme, r.task, r.channel, r.dataset, r.seed, r.samples)
+            return current.get(canonical_json(list(g)), newest[g][1])
+
+        return [r for r in recs if chosen(r) == r.curve]
 
     def export_csv(self, path: str | Path | None = None) -> Path:
         """Write the tidy CSV (one row per point and metric) atomically; returns its path."""

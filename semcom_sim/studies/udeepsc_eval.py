@@ -46,7 +46,8 @@ def run_sweep(out: Path, samples: int, seed: int) -> list:
     """The sweep (``semcom-sim sweep`` itself) into ``out``; returns the stored records.
 
     Points are keyed by the checkpoints' manifest hashes, so a store of replaced checkpoints is
-    recomputed, and only the newest configuration of each curve is read back.
+    recomputed, and only the configuration this run asked for is read back (even if another
+    one of the same curve was written later).
     """
     from semcom_sim.commands.sweep import sweep_main
     from semcom_sim.sim.store import ResultStore
