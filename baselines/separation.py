@@ -111,7 +111,36 @@ def _to(x: Any, device: torch.device | None) -> Any:
     return x.to(device) if device is not None and isinstance(x, Tensor) else x
 
 
-class PayloadCache:
+class _LRU:
+    """The LRU store the sweep caches share: ``get`` (counts a hit and refreshes the entry, or
+    counts a miss) and ``put`` (evicts the least recently used beyond ``max_entries``)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._store: OrderedDict[tuple, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def _get(self, key: tuple, valid: Callable[[Any], bool] = lambda _: True) -> Any:
+        """The entry of ``key`` if there is one and ``valid(entry)``; else ``None``."""
+        hit = self._store.get(key)
+        if hit is not None and valid(hit):
+            self._store.move_to_end(key)
+            self.hits += 1
+            return hit
+        self.misses += 1
+        return None
+
+    def _put(self, key: tuple, entry: Any) -> None:
+        self._store[key] = entry
+        while len(self._store) > self.max_entries:
+            self._store.popitem(last=False)
+
+    def clear(self) -> None:
+        self._store.clear()
+
+
+class PayloadCache(_LRU):
     """Source payloads per (codec configuration, transform, field content), LRU-bounded.
 
     A sweep sends the same examples at every SNR and with every MCS of an envelope; source
@@ -122,10 +151,7 @@ class PayloadCache:
     """
 
     def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._store: OrderedDict[tuple, tuple] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        super().__init__(max_entries)
 
     def encode(self, stream: Stream, x: Any) -> tuple[list[bytes], Any]:
         """``(payloads, source)`` of ``stream`` for field value ``x`` (see :class:`Stream`)."""
@@ -134,20 +160,12 @@ class PayloadCache:
             return _encode(stream, x)
         owner = _transform_owner(stream.transform)
         key = (type(stream.codec).__qualname__, repr(stream.codec.config()), id(owner), digest)
-        hit = self._store.get(key)
-        if hit is not None and hit[2] is owner:
-            self._store.move_to_end(key)
-            self.hits += 1
+        hit = self._get(key, lambda e: e[2] is owner)
+        if hit is not None:
             return list(hit[0]), hit[1]
-        self.misses += 1
         payloads, src = _encode(stream, x)
-        self._store[key] = (tuple(payloads), src, owner)
-        while len(self._store) > self.max_entries:
-            self._store.popitem(last=False)
+        self._put(key, (tuple(payloads), src, owner))
         return payloads, src
-
-    def clear(self) -> None:
-        self._store.clear()
 
 
 def _transform_owner(transform: Any) -> Any:
@@ -177,7 +195,7 @@ def content_digest(x: Any) -> tuple | None:
     return None
 
 
-class DecodeCache:
+class DecodeCache(_LRU):
     """Source decodes per (codec configuration, received payloads, ``like``), LRU-bounded.
 
     At high SNR every MCS of an envelope and every SNR point receive the sent bytes, so the
@@ -186,10 +204,7 @@ class DecodeCache:
     """
 
     def __init__(self, max_entries: int = 64) -> None:
-        self.max_entries = max_entries
-        self._store: OrderedDict[tuple, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        super().__init__(max_entries)
 
     def decode(self, codec, payloads: list[bytes], like: Any):
         like_key = content_digest(like) if like is not None else None
@@ -199,20 +214,12 @@ class DecodeCache:
         for p in payloads:
             h.update(len(p).to_bytes(8, "little") + p)
         key = (type(codec).__qualname__, repr(codec.config()), like_key, h.digest())
-        hit = self._store.get(key)
+        hit = self._get(key)
         if hit is not None:
-            self._store.move_to_end(key)
-            self.hits += 1
             return _copy_decoded(hit)
-        self.misses += 1
         dec = codec.decode(payloads, like=like)
-        self._store[key] = _copy_decoded(dec)
-        while len(self._store) > self.max_entries:
-            self._store.popitem(last=False)
+        self._put(key, _copy_decoded(dec))
         return dec
-
-    def clear(self) -> None:
-        self._store.clear()
 
 
 def _copy_decoded(dec):
@@ -220,7 +227,7 @@ def _copy_decoded(dec):
     return type(dec)(data, list(dec.failed))
 
 
-class OutputCache:
+class OutputCache(_LRU):
     """Task-model outputs per (model, postprocess, received inputs), LRU-bounded.
 
     Every member of an envelope (and every SNR point at high SNR, or below the cliff where every
@@ -230,10 +237,7 @@ class OutputCache:
     """
 
     def __init__(self, max_entries: int = 64) -> None:
-        self.max_entries = max_entries
-        self._store: OrderedDict[tuple, tuple] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        super().__init__(max_entries)
 
     def run(
         self, owners: tuple, extra: tuple, values: Sequence[Any], compute: Callable[[], Any]
@@ -245,20 +249,12 @@ class OutputCache:
         if any(d is None for d in digests):
             return compute()
         key = (tuple(id(o) for o in owners), extra, tuple(digests))
-        hit = self._store.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[1], owners, strict=True)):
-            self._store.move_to_end(key)
-            self.hits += 1
+        hit = self._get(key, lambda e: all(a is b for a, b in zip(e[1], owners, strict=True)))
+        if hit is not None:
             return _clone_tree(hit[0])
-        self.misses += 1
         out = compute()
-        self._store[key] = (_clone_tree(out), owners)
-        while len(self._store) > self.max_entries:
-            self._store.popitem(last=False)
+        self._put(key, (_clone_tree(out), owners))
         return out
-
-    def clear(self) -> None:
-        self._store.clear()
 
 
 def _clone_tree(x: Any) -> Any:

@@ -106,6 +106,9 @@ def test_units_run_on_a_worker_equal_in_process_units():
         def has(self, key):
             return False
 
+        def mark_current(self, group, curve):
+            pass
+
     units, skipped, data = engine.plan_sweep(config, [scheme], [task], channel, NoStore())
     assert skipped == 0 and len(units) == 2
     local = dict(engine.InProcessExecutor(config, [scheme], [task], channel, data).run(units))
