@@ -70,6 +70,33 @@ def test_trainer_resumes_via_cli_to_identical_weights(tmp_path):
     assert {"loss", "task_a", "task_b", "da"} <= set(rows[-1])
 
 
+def test_warm_start_takes_each_tensor_from_the_first_checkpoint_that_has_it(tmp_path, capsys):
+    """``--init`` (U-DeepSC from T-DeepSCs): shared tensors come from the first source, task
+    modules from the source that has them; the sources' checksums are saved; bad paths exit 2."""
+    t = ["train", "tdeepsc", "--steps", "1", "--train-samples", "8", "--batch-size", "4"]
+    t += ["--warmup", "0", "--quiet", "--checkpoint-every", "1"]
+    assert main(t + ["--task", "image-classification", "--out", str(tmp_path / "c")]) == 0
+    assert main(t + ["--task", "sentiment", "--out", str(tmp_path / "s"), "--seed", "3"]) == 0
+    c, _, _ = load_checkpoint(tmp_path / "c" / "final", kind="udeepsc")
+    s, _, _ = load_checkpoint(tmp_path / "s" / "final", kind="udeepsc")
+    u = ["train", "udeepsc", "--steps", "1", "--lr", "1e-12", "--train-samples", "8"]
+    u += ["--batch-size", "4", "--warmup", "0", "--quiet", "--weight-decay", "0"]
+    init = ["--init", str(tmp_path / "c" / "final"), "--init", str(tmp_path / "s" / "final")]
+    assert main(u + ["--out", str(tmp_path / "u"), *init]) == 0
+    w, _, extra = load_checkpoint(tmp_path / "u" / "final", kind="udeepsc")
+    shared = [k for k in c if k in s and k.startswith("receiver.layers")]
+    assert shared and all(torch.allclose(w[k], c[k], atol=1e-6) for k in shared)
+    assert not all(torch.allclose(w[k], s[k], atol=1e-6) for k in shared)
+    head = [k for k in s if k.startswith("receiver.heads.textc")]
+    assert head and all(torch.allclose(w[k], s[k], atol=1e-6) for k in head)
+    assert [i["path"] for i in extra["init"]] == init[1::2]
+    assert all(len(i["sha256"]) == 64 for i in extra["init"])
+    capsys.readouterr()
+    assert main(u + ["--out", str(tmp_path / "x"), "--init", str(tmp_path / "nope")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
 def test_tdeepsc_trainer_rejects_unknown_task(tmp_path, capsys):
     assert main(["train", "tdeepsc", "--task", "speech", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

@@ -27,12 +27,14 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from semcom_sim.channel import CHANNELS
+from semcom_sim.checkpoint import MANIFEST, WEIGHTS, load_checkpoint
 from semcom_sim.errors import SemcomError, UnknownNameError
 from semcom_sim.models.udeepsc.adapters import (
     EMBEDDED_DATASET,
@@ -206,6 +208,14 @@ def _parser(prog: str, multi: bool):
         default=0,
         help="steps over which the training SNR range widens from HI down to LO (0 = off)",
     )
+    p.add_argument(
+        "--init",
+        action="append",
+        default=[],
+        metavar="CHECKPOINT",
+        help="warm start (repeatable): each parameter the model shares by name and shape with "
+        "a checkpoint comes from the first one listed that has it; ignored when resuming",
+    )
     p.add_argument("--train-samples", type=int, default=None, help="cap per training split")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the embedded train splits")
     p.add_argument("--data-dir", default=None, help="real datasets (default: embedded data)")
@@ -238,6 +248,40 @@ def config_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def warm_start(model: UDeepSC, paths: list[str], device) -> dict[str, int]:
+    """Copy into ``model`` every tensor that a checkpoint of ``paths`` holds under the same name
+    and shape, the first checkpoint listed winning; returns ``{path: tensors taken}``.
+
+    Each checkpoint is verified (sha256) as for evaluation; a checkpoint that gives nothing is an
+    error (a wrong path or a different preset), so is one of another kind.
+    """
+    own = model.state_dict()
+    taken: set[str] = set()
+    out: dict[str, int] = {}
+    for path in paths:
+        state, _, _ = load_checkpoint(path, kind=KIND, device=device)
+        fits = [k for k, v in state.items() if k in own and v.shape == own[k].shape]
+        keys = [k for k in fits if k not in taken]
+        if not fits:
+            raise SemcomError(f"--init {path}: no tensor fits this model (another preset?)")
+        with torch.no_grad():
+            for k in keys:
+                own[k].copy_(state[k])
+        taken.update(keys)
+        out[str(path)] = len(keys)
+    return out
+
+
+def init_ids(paths: list[str]) -> list[dict[str, str]]:
+    """``[{"path", "sha256"}]`` of the warm-start checkpoints (the weights' checksum from each
+    manifest), saved with the run so that a changed source is visible."""
+    ids = []
+    for path in paths:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+        ids.append({"path": str(path), "sha256": manifest["files"][WEIGHTS]})
+    return ids
+
+
 def _check(args) -> None:
     for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
         check_int(getattr(args, name), f"--{name.replace('_', '-')}", 1, 10**9)
@@ -257,6 +301,8 @@ def _check(args) -> None:
     check_writable_dir(args.out)
     if args.data_dir is not None:
         check_input_dir(args.data_dir, "--data-dir")
+    for path in args.init:
+        check_input_dir(path, "--init")
     if args.snr_warmup < 0:
         raise SemcomError("--snr-warmup must be >= 0")
     if args.train_snr is not None and args.train_snr[0] > args.train_snr[1]:
@@ -292,6 +338,9 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         print(f"data ready in {time.perf_counter() - t0:.1f} s: {sizes}", file=sys.stderr)
     torch.manual_seed(args.seed)
     model = UDeepSC(cfg, device=device)
+    init = warm_start(model, args.init, device)
+    if init and not args.quiet:
+        print("warm start: " + ", ".join(f"{n} from {p}" for p, n in init.items()), file=sys.stderr)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     names = list(sets)
     probs = task_probabilities(sets, args.size_power) if multi else None
@@ -344,7 +393,7 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         seed=args.seed,
-        extra={"adapter": adapter.to_dict(), "training": training},
+        extra={"adapter": adapter.to_dict(), "training": training, "init": init_ids(args.init)},
         quiet=args.quiet,
     )
     final = trainer.run()
