@@ -248,38 +248,34 @@ def config_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def warm_start(model: UDeepSC, paths: list[str], device) -> dict[str, int]:
+def warm_start(model: UDeepSC, paths: list[str], device) -> list[dict[str, Any]]:
     """Copy into ``model`` every tensor that a checkpoint of ``paths`` holds under the same name
-    and shape, the first checkpoint listed winning; returns ``{path: tensors taken}``.
+    and shape, the first checkpoint listed winning.
 
     Each checkpoint is verified (sha256) as for evaluation; a checkpoint that gives nothing is an
     error (a wrong path or a different preset), so is one of another kind.
+
+    Returns:
+        one ``{"path", "sha256", "tensors"}`` per checkpoint: its weights' checksum (from the
+        verified manifest, saved with the run so that a changed source is visible) and how many
+        tensors it gave.
     """
     own = model.state_dict()
     taken: set[str] = set()
-    out: dict[str, int] = {}
+    out: list[dict[str, Any]] = []
     for path in paths:
         state, _, _ = load_checkpoint(path, kind=KIND, device=device)
         fits = [k for k, v in state.items() if k in own and v.shape == own[k].shape]
-        keys = [k for k in fits if k not in taken]
         if not fits:
             raise SemcomError(f"--init {path}: no tensor fits this model (another preset?)")
+        keys = [k for k in fits if k not in taken]
         with torch.no_grad():
             for k in keys:
                 own[k].copy_(state[k])
         taken.update(keys)
-        out[str(path)] = len(keys)
-    return out
-
-
-def init_ids(paths: list[str]) -> list[dict[str, str]]:
-    """``[{"path", "sha256"}]`` of the warm-start checkpoints (the weights' checksum from each
-    manifest), saved with the run so that a changed source is visible."""
-    ids = []
-    for path in paths:
         manifest = json.loads((Path(path) / MANIFEST).read_text())
-        ids.append({"path": str(path), "sha256": manifest["files"][WEIGHTS]})
-    return ids
+        out.append({"path": str(path), "sha256": manifest["files"][WEIGHTS], "tensors": len(keys)})
+    return out
 
 
 def _check(args) -> None:
@@ -340,7 +336,8 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
     model = UDeepSC(cfg, device=device)
     init = warm_start(model, args.init, device)
     if init and not args.quiet:
-        print("warm start: " + ", ".join(f"{n} from {p}" for p, n in init.items()), file=sys.stderr)
+        taken = ", ".join(f"{i['tensors']} from {i['path']}" for i in init)
+        print(f"warm start: {taken}", file=sys.stderr)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     names = list(sets)
     probs = task_probabilities(sets, args.size_power) if multi else None
@@ -379,6 +376,7 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         model.after_step(gm)
         return {"loss": float(loss.detach()), **logged}
 
+    sources = [{k: i[k] for k in ("path", "sha256")} for i in init]
     training = {
         k: v for k, v in vars(args).items() if k not in ("quiet", "out", "threads", "device")
     }
@@ -393,7 +391,7 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         seed=args.seed,
-        extra={"adapter": adapter.to_dict(), "training": training, "init": init_ids(args.init)},
+        extra={"adapter": adapter.to_dict(), "training": training, "init": sources},
         quiet=args.quiet,
     )
     final = trainer.run()
