@@ -101,7 +101,7 @@ def training_step(
         optimizer.step()
         model.after_step(generator)
         loss = loss.detach()
-    return {
+    out = {
         "loss": loss,
         "task_a": objectives[0].detach(),
         "task_b": objectives[1].detach(),
@@ -110,3 +110,40 @@ def training_step(
         "da": da.detach(),
         "snr_db": torch.as_tensor(snr_db).detach().float().mean(),
     }
+    if optimizer is None:  # the parts, for normalized_backward
+        out["objectives"] = objectives
+        out["rest"] = loss - objectives[0] - objectives[1]
+    return out
+
+
+def normalized_backward(
+    objectives: list[Tensor], rest: Tensor, params: list[torch.nn.Parameter], eps: float = 1e-12
+) -> list[float]:
+    """Accumulate ``sum_t w_t grad(L_t) + mean(w) grad(rest)`` into ``params``' ``.grad``, with
+    ``w_t = 1 / ||grad(L_t)||`` (each task's gradient at unit norm; the codebook, rate and
+    domain-adaptation terms keep their ratio to the tasks on average). Returns the tasks'
+    gradient norms (before scaling). One backward pass per part (the graphs share only the
+    parameters, so this costs about one combined backward plus the shared terms)."""
+    grads, norms = [], []
+    for obj in objectives:
+        g = torch.autograd.grad(obj, params, retain_graph=True, allow_unused=True)
+        n = torch.sqrt(sum((x.detach().pow(2).sum() for x in g if x is not None), torch.zeros(())))
+        grads.append(g)
+        norms.append(float(n))
+    weights = [1.0 / (n + eps) for n in norms]
+    mean_w = sum(weights) / len(weights)
+    rest_g = (
+        torch.autograd.grad(rest, params, allow_unused=True)
+        if rest.requires_grad
+        else (None,) * len(params)
+    )
+    for i, p in enumerate(params):
+        total = None
+        for w, g in zip(weights, grads, strict=True):
+            if g[i] is not None:
+                total = w * g[i] if total is None else total + w * g[i]
+        if rest_g[i] is not None:
+            total = mean_w * rest_g[i] if total is None else total + mean_w * rest_g[i]
+        if total is not None:
+            p.grad = total if p.grad is None else p.grad + total
+    return norms

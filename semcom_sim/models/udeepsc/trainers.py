@@ -50,7 +50,7 @@ from semcom_sim.models.udeepsc.config import PRESETS, UDeepSCConfig, preset_conf
 from semcom_sim.models.udeepsc.losses import task_objective
 from semcom_sim.models.udeepsc.model import UDeepSC
 from semcom_sim.models.udeepsc.tasks import ALL_TASKS, task_spec
-from semcom_sim.models.udeepsc.train import algorithm1_phase, training_step
+from semcom_sim.models.udeepsc.train import algorithm1_phase, normalized_backward, training_step
 from semcom_sim.options import (
     check_device,
     check_float,
@@ -340,6 +340,7 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         print(f"warm start: {taken}", file=sys.stderr)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     names = list(sets)
+    params = [p for p in model.parameters() if p.requires_grad]
     probs = task_probabilities(sets, args.size_power) if multi else None
     lo, hi = cfg.train_snr_db
     b = args.batch_size
@@ -362,14 +363,23 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         gm = torch.Generator(device=device)
         gm.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
         model.train()
+        opt.zero_grad(set_to_none=True)
         if multi:
             out = training_step(model, batches[0], batches[1], snr, phase, gm, channel=channel)
             loss = out["loss"]
-            logged = {k: float(v) for k, v in out.items() if k not in ("loss", "snr_db")}
+            logged = {
+                k: float(v)
+                for k, v in out.items()
+                if k not in ("loss", "snr_db", "objectives", "rest")
+            }
+            if cfg.task_grad_normalize:
+                norms = normalized_backward(out["objectives"], out["rest"], params)
+                logged.update(grad_a=norms[0], grad_b=norms[1])
+            else:
+                loss.backward()
         else:
             loss, logged = _single_task_loss(model, batches[0], snr, phase, gm, channel)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+            loss.backward()
         if args.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
