@@ -88,13 +88,8 @@ def training_step(
         da = da + domain_adaptation_loss(
             _features(outs[0], m), _features(outs[1], m), normalize=cfg.da_normalize
         )
-    loss = (
-        objectives[0]
-        + objectives[1]
-        + cfg.codebook_weight * codebook
-        + cfg.rate_weight * rate
-        + cfg.da_weight * da
-    )
+    shared = cfg.codebook_weight * codebook + cfg.rate_weight * rate + cfg.da_weight * da
+    loss = objectives[0] + objectives[1] + shared
     if optimizer is not None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -110,9 +105,8 @@ def training_step(
         "da": da.detach(),
         "snr_db": torch.as_tensor(snr_db).detach().float().mean(),
     }
-    if optimizer is None:  # the parts, for normalized_backward
-        out["objectives"] = objectives
-        out["rest"] = loss - objectives[0] - objectives[1]
+    if optimizer is None:  # the parts with their graphs, for normalized_backward
+        out["objectives"], out["rest"] = objectives, shared
     return out
 
 
