@@ -53,3 +53,22 @@ def test_majority_class_and_chance():
 def test_question_prior_beats_chance_on_vqa():
     value, out, _ = _run("question-prior", "vqa")
     assert isinstance(out.predictions[0], str) and value > 0.1
+
+
+def test_constant_bleu_matches_sacrebleu():
+    from sacrebleu.metrics import BLEU as SacreBLEU
+
+    from semcom_sim.baselines.references import constant_bleu
+
+    refs = ["the cat sat on the mat", "a dog sat on the mat today", "the cat is on the mat"]
+    hyp = "the cat sat on the mat"
+    want = SacreBLEU().corpus_score([hyp] * 3, [refs]).score / 100
+    assert abs(constant_bleu(hyp, refs) - want) < 1e-9
+    assert constant_bleu("zebra", refs, 1) == 0.0
+
+
+def test_constant_sentence_is_one_training_sentence_at_the_floor():
+    value, out, batch = _run("constant-sentence", "text-reconstruction")
+    assert len(set(out.predictions)) == 1 and out.num_symbols.eq(0).all()
+    assert out.predictions[0] not in batch.fields["text"]  # a training sentence, not a test one
+    assert 0.0 <= value < 0.05  # no content: BLEU-4 near zero on unseen sentences

@@ -734,3 +734,55 @@ def test_trainer_with_task_grad_normalize_logs_both_norms(tmp_path):
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert rows and all(r["grad_a"] > 0 and r["grad_b"] > 0 for r in rows)
     assert all(math.isfinite(r["loss"]) for r in rows)
+
+
+@pytest.mark.parametrize("task", ["imgr", "vqa", "textr"])
+def test_task_encoder_layers_are_the_tasks_own(task):
+    """``task_encoder_layers``: the top of a shared transmitter is per task (gradients reach
+    only the task's own top), a one-task transmitter keeps the plain layout."""
+    torch.manual_seed(3)
+    cfg = tiny_config(task_encoder_layers=1)
+    model = UDeepSC(cfg)
+    image = model.transmitters["image"]
+    assert len(image.layers) == cfg.image_depth - 1
+    assert set(image.task_top) == {"imgc", "imgr", "vqa", "msa"}
+    assert not model.transmitters["speech"].task_top  # one task: nothing to split
+    g = torch.Generator().manual_seed(7)
+    model.zero_grad(set_to_none=True)
+    batch = make_batch(task, cfg, g)
+    training_step(model, batch, batch, 4.0, 2, g)["loss"].backward()
+    got = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert got == set(task_parameter_names(model, task))
+    assert any(f"task_top.{task}." in n for n in got)
+    assert not any("task_top." in n and f"task_top.{task}." not in n for n in got)
+    only_image = UDeepSC(tiny_config(task_encoder_layers=1, task_encoder_modalities=["image"]))
+    assert only_image.transmitters["image"].task_top
+    assert not only_image.transmitters["text"].task_top
+    with pytest.raises(SemcomError, match="unknown .pixels.; known: image, text, speech"):
+        tiny_config(task_encoder_modalities=["pixels"])
+    counts = count_parameters(model)
+    assert counts["total"] == sum(v for k, v in counts.items() if "/" not in k and k != "total")
+    plain = UDeepSC(tiny_config(task_encoder_layers=1), tasks=["imgr"])
+    assert set(plain.state_dict()) == set(UDeepSC(tiny_config(), tasks=["imgr"]).state_dict())
+
+
+def test_warm_start_copies_a_t_deepsc_top_into_its_task_top():
+    from semcom_sim.models.udeepsc.schemes import load_model
+    from semcom_sim.models.udeepsc.trainers import warm_start
+
+    path = "semcom_sim/models/udeepsc/checkpoints/tdeepsc-tiny-imgr"
+    t_model, _, _ = load_model(path)
+    u = UDeepSC(tiny_config(task_encoder_layers=1))
+    info = warm_start(u, [path], torch.device("cpu"))
+    top = u.transmitters["image"].task_top["imgr"]
+    last = t_model.transmitters["image"].layers[-1]
+    for (n, a), (_, b) in zip(
+        top["layers"][0].state_dict().items(), last.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), n
+    assert torch.equal(top["proj"].weight, t_model.transmitters["image"].proj.weight)
+    shared = u.transmitters["image"].layers[0].attn.q.weight
+    assert torch.equal(shared, t_model.transmitters["image"].layers[0].attn.q.weight)
+    other = u.transmitters["image"].task_top["imgc"]["proj"].weight  # no imgc checkpoint given
+    assert not torch.equal(other, t_model.transmitters["image"].proj.weight)
+    assert info[0]["tensors"] > 0

@@ -127,6 +127,7 @@ NAMED: dict[str, Style] = {
     "mean-image": Style("#444444", DASH, "", 1.3),
     "mean-colour": Style("#888888", DOT, "", 1.5),
     "block-colour": Style("#999999", DASHDOT, "", 1.3),
+    "constant-sentence": Style("#666666", DASHDOT, "", 1.5),
     "chance": Style("#b5b5b5", DOT, "", 1.1),
     "local-model": Style("#6e6e6e", (0, (6, 2, 1, 2, 1, 2)), "x", 1.3),  # no-channel model
 }

@@ -33,7 +33,10 @@ from semcom_sim.models.udeepsc.schemes import DeepSCScheme, parameter_counts
 from semcom_sim.options import ArgParser
 
 SCHEMES = ("udeepsc", "tdeepsc", "upper-bound")
-REFERENCES = ("majority-class", "question-prior", "mean-image", "mean-colour", "block-colour")
+REFERENCES = (
+    "majority-class", "question-prior", "mean-image", "mean-colour", "block-colour",
+    "constant-sentence",
+)  # fmt: skip
 EXIT_STUDY = ("udeepsc-layer1", "udeepsc-layer4")  # first and last exit of the tiny decoder
 TASKS = tuple(MODEL_TASK)
 COMPARE_SNR_DB = 12.0

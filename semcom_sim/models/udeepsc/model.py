@@ -206,8 +206,9 @@ COMPONENTS = {
 def _component(name: str) -> str:
     parts = name.split(".")
     if parts[0] == "transmitters":
+        sub = parts[4] if parts[2] == "task_top" else parts[2]  # task_top.<task>.<layers|norm|proj>
         for comp, subs in COMPONENTS.items():
-            if parts[2] in subs:
+            if sub in subs:
                 return f"{parts[1]}.{comp}"
     if parts[0] == "link":
         return "codebook"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -248,9 +249,38 @@ def config_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+_TASK_TOP = re.compile(
+    r"^transmitters\.(\w+)\.task_top\.(\w+)\.(layers\.(\d+)\.|norm\.|proj\.)(.+)$"
+)
+
+
+def task_top_sources(model: UDeepSC, state: dict[str, Tensor], tasks: tuple[str, ...]) -> dict:
+    """The tensors of a one-task checkpoint (``tasks = (t,)``, a T-DeepSC) renamed to ``t``'s
+    own encoder top in ``model`` (``task_encoder_layers``): its last layers, final norm and
+    projection become ``transmitters.<m>.task_top.<t>.*``. Empty for other checkpoints."""
+    if len(tasks) != 1:
+        return {}
+    out = {}
+    for key in model.state_dict():
+        m = _TASK_TOP.match(key)
+        if m is None or m.group(2) != tasks[0]:
+            continue
+        modality, _, part, j, rest = m.groups()
+        if j is not None:
+            below = len(model.transmitters[modality].layers)  # the shared layers
+            src = f"transmitters.{modality}.layers.{below + int(j)}.{rest}"
+        else:
+            src = f"transmitters.{modality}.{part}{rest}"
+        if src in state:
+            out[key] = state[src]
+    return out
+
+
 def warm_start(model: UDeepSC, paths: list[str], device) -> list[dict[str, Any]]:
     """Copy into ``model`` every tensor that a checkpoint of ``paths`` holds under the same name
-    and shape, the first checkpoint listed winning.
+    and shape, the first checkpoint listed winning. With ``task_encoder_layers``, task ``t``'s own
+    encoder top comes from the last layers of the one-task checkpoint of ``t``
+    (:func:`task_top_sources`).
 
     Each checkpoint is verified (sha256) as for evaluation; a checkpoint that gives nothing is an
     error (a wrong path or a different preset), so is one of another kind.
@@ -264,7 +294,8 @@ def warm_start(model: UDeepSC, paths: list[str], device) -> list[dict[str, Any]]
     taken: set[str] = set()
     out: list[dict[str, Any]] = []
     for path in paths:
-        state, _, _ = load_checkpoint(path, kind=KIND, device=device)
+        state, config, _ = load_checkpoint(path, kind=KIND, device=device)
+        state = dict(state) | task_top_sources(model, state, tuple(config.get("tasks", ())))
         fits = [k for k, v in state.items() if k in own and v.shape == own[k].shape]
         if not fits:
             raise SemcomError(f"--init {path}: no tensor fits this model (another preset?)")

@@ -181,10 +181,33 @@ class Transmitter(nn.Module):
         tasks = [t for t in cfg.tasks if modality in task_spec(t).modalities]
         self.embed = EMBEDDINGS[modality](cfg, dim, device=device)
         self.task_tokens = nn.ParameterDict({t: _table(1, dim, device) for t in tasks})
-        self.layers = nn.ModuleList(
-            EncoderLayer(dim, heads, cfg.mlp_ratio, cfg.dropout, device=device)
-            for _ in range(depth)
-        )
+        # the last ``task_encoder_layers`` layers (with the final norm and projection) are the
+        # task's own when several tasks share this transmitter (``task_top``); T-DeepSC and the
+        # default U-DeepSC share every layer
+        split = len(tasks) > 1 and modality in cfg.task_encoder_modalities
+        top = min(cfg.task_encoder_layers, depth) if split else 0
+
+        def layers(n: int) -> nn.ModuleList:
+            return nn.ModuleList(
+                EncoderLayer(dim, heads, cfg.mlp_ratio, cfg.dropout, device=device)
+                for _ in range(n)
+            )
+
+        self.layers = layers(depth - top)
+        self.task_top = nn.ModuleDict()
+        if top:
+            self.task_top = nn.ModuleDict(
+                {
+                    t: nn.ModuleDict(
+                        {
+                            "layers": layers(top),
+                            "norm": nn.LayerNorm(dim, device=device),
+                            "proj": nn.Linear(dim, cfg.feature_dim, device=device),
+                        }
+                    )
+                    for t in tasks
+                }
+            )
         self.select_after = tuple(select_after) if cfg.dynamic else ()
         hidden = max(4, int(round(dim * cfg.selection_dim_ratio)))
         # each module starts keeping rho_init ** (1/Q), so the masks start near rho_init
@@ -213,15 +236,25 @@ class Transmitter(nn.Module):
                 if t not in keep_all
             }
         )
-        self.norm = nn.LayerNorm(dim, device=device)
-        self.proj = nn.Linear(dim, cfg.feature_dim, device=device)
+        if not top:
+            self.norm = nn.LayerNorm(dim, device=device)
+            self.proj = nn.Linear(dim, cfg.feature_dim, device=device)
+
+    def _stack(self, task: str) -> tuple[list[nn.Module], nn.Module, nn.Module]:
+        """``task``'s encoder layers (shared, then its own), final norm and projection."""
+        if not self.task_top:
+            return list(self.layers), self.norm, self.proj
+        own = self.task_top[task]
+        return list(self.layers) + list(own["layers"]), own["norm"], own["proj"]
 
     @property
     def shared_layers(self) -> int:
         """Encoder layers that do not depend on the SNR: those up to the first selection module
         (all of them without dynamic selection). Their output is computed once per input when
         :meth:`forward` is called with ``repeats > 1``."""
-        return self.select_after[0] if self.select_after else len(self.layers)
+        depth = len(self.layers) + (len(next(iter(self.task_top.values()))["layers"])
+                                    if self.task_top else 0)  # fmt: skip
+        return self.select_after[0] if self.select_after else depth
 
     def forward(
         self,
@@ -241,13 +274,14 @@ class Transmitter(nn.Module):
         level ``r``); the embedding and the first :attr:`shared_layers` layers run once on the
         ``B0`` inputs and their output is repeated (the same numbers as ``R`` separate calls).
         """
+        stack, norm, proj = self._stack(task)
         h, valid = self.embed(x)
         n = h.shape[1]
         token = self.task_tokens[task].expand(h.shape[0], 1, -1)
         h = torch.cat([h, token], dim=1)
         ones = torch.ones(h.shape[0], 1, dtype=h.dtype, device=h.device)
         weight = None if bool(valid.all()) else torch.cat([valid, ones], dim=1)
-        for layer in self.layers[: self.shared_layers]:
+        for layer in stack[: self.shared_layers]:
             h = layer(h, weight)
         if repeats > 1:
             h, valid = h.repeat(repeats, 1, 1), valid.repeat(repeats, 1)
@@ -262,7 +296,7 @@ class Transmitter(nn.Module):
         select = bool(self.select_after) and task not in self.cfg.keep_all_tasks
         rho = self.rho_nets[task](log_no) if select else None
         ratios, stage_masks = [], []
-        for i, layer in enumerate(self.layers, start=1):
+        for i, layer in enumerate(stack, start=1):
             if i > self.shared_layers:
                 h = layer(h, weight)
             if not select or i not in self.select_after:
@@ -286,7 +320,7 @@ class Transmitter(nn.Module):
                 ratios.append((mask * valid).sum(dim=1) / num_valid)
             stage_masks.append(mask)
             weight = torch.cat([mask, ones], dim=1)
-        z = self.proj(self.norm(h[:, :n]))
+        z = proj(norm(h[:, :n]))
         return TransmitterOutput(
             features=z,
             mask=mask,
