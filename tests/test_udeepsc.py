@@ -786,3 +786,19 @@ def test_warm_start_copies_a_t_deepsc_top_into_its_task_top():
     other = u.transmitters["image"].task_top["imgc"]["proj"].weight  # no imgc checkpoint given
     assert not torch.equal(other, t_model.transmitters["image"].proj.weight)
     assert info[0]["tensors"] > 0
+
+
+def test_task_weights_scale_the_sampling_probabilities():
+    from semcom_sim.models.udeepsc.trainers import task_probabilities, task_weights
+
+    sets = {"imgc": [0] * 100, "textr": [0] * 25, "vqa": [0] * 100}
+    base = task_probabilities(sets, 0.5)
+    assert torch.allclose(base, torch.tensor([10, 5, 10], dtype=torch.float64) / 25)
+    w = task_weights(["textr=4"], tuple(sets))
+    assert w == {"textr": 4.0}
+    assert torch.allclose(
+        task_probabilities(sets, 0.5, w), torch.tensor([10, 20, 10], dtype=torch.float64) / 40
+    )
+    for bad in ("textr", "msa=2", "textr=0", "textr=x", "textr=inf"):
+        with pytest.raises(SemcomError):
+            task_weights([bad], tuple(sets))

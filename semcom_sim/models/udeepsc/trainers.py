@@ -165,10 +165,37 @@ def snr_range_at(step: int, lo: float, hi: float, warmup: int) -> tuple[float, f
     return hi - (hi - lo) * min(1.0, step / warmup), hi
 
 
-def task_probabilities(sets: dict[str, TrainSet], power: float) -> Tensor:
-    """Sampling probability of each task, ``|split| ** power`` normalised (order of ``sets``)."""
-    w = torch.tensor([float(len(s)) ** power for s in sets.values()], dtype=torch.float64)
+def task_probabilities(
+    sets: dict[str, TrainSet], power: float, weights: dict[str, float] | None = None
+) -> Tensor:
+    """Sampling probability of each task, ``weights[task] * |split| ** power`` normalised (order
+    of ``sets``; a task without a weight has weight 1)."""
+    weights = weights or {}
+    w = torch.tensor(
+        [weights.get(t, 1.0) * float(len(s)) ** power for t, s in sets.items()],
+        dtype=torch.float64,
+    )
     return w / w.sum()
+
+
+def task_weights(items: list[str], tasks: tuple[str, ...]) -> dict[str, float]:
+    """``["textr=20", ...]`` (``--task-weight``) -> ``{"textr": 20.0}``; raises
+    :class:`SemcomError` on a malformed item, an unknown task or a weight <= 0."""
+    out: dict[str, float] = {}
+    for item in items:
+        task, sep, raw = item.partition("=")
+        if not sep or task not in tasks:
+            raise SemcomError(
+                f"--task-weight needs TASK=W with TASK one of {', '.join(tasks)}, got {item!r}"
+            )
+        try:
+            w = float(raw)
+        except ValueError:
+            raise SemcomError(f"--task-weight {item!r}: W must be a number") from None
+        if not w > 0 or math.isinf(w):
+            raise SemcomError(f"--task-weight {item!r}: W must be > 0 and finite")
+        out[task] = w
+    return out
 
 
 def _parser(prog: str, multi: bool):
@@ -227,6 +254,13 @@ def _parser(prog: str, multi: bool):
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     if multi:
         p.add_argument("--size-power", type=float, default=0.5, help="task prob. ~ size**power")
+        p.add_argument(
+            "--task-weight",
+            action="append",
+            default=[],
+            metavar="TASK=W",
+            help="multiply a task's sampling weight by W (repeatable), e.g. textr=20",
+        )
     return p
 
 
@@ -372,7 +406,11 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     names = list(sets)
     params = [p for p in model.parameters() if p.requires_grad]
-    probs = task_probabilities(sets, args.size_power) if multi else None
+    probs = (
+        task_probabilities(sets, args.size_power, task_weights(args.task_weight, tuple(sets)))
+        if multi
+        else None
+    )
     lo, hi = cfg.train_snr_db
     b = args.batch_size
 
