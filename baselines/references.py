@@ -155,12 +155,21 @@ def _ngrams(words: list[str], n: int) -> Counter:
     return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 
-def constant_bleu(hyp: str, refs: list[str], max_n: int = 4) -> float:
-    """Corpus BLEU-``max_n`` (0-1, unsmoothed, whitespace tokens) of ``hyp`` sent for every one
-    of ``refs``: brevity penalty x geometric mean of the clipped n-gram precisions."""
+def _reference_ngrams(refs: list[str], max_n: int) -> tuple[list[list[Counter]], int]:
+    """Per reference, its n-gram counts for n = 1..``max_n``; and the references' total length."""
+    words = [r.split() for r in refs]
+    return [[_ngrams(w, n) for n in range(1, max_n + 1)] for w in words], sum(map(len, words))
+
+
+def _constant_bleu(
+    hyp: str, ref_ngrams: list[list[Counter]], ref_len: int, max_n: int, skip: int = -1
+) -> float:
+    """:func:`constant_bleu` from precomputed reference n-grams, leaving reference ``skip`` out
+    (its length too)."""
     h = hyp.split()
-    ref_words = [r.split() for r in refs]
-    ref_len = sum(len(r) for r in ref_words)
+    refs = [r for i, r in enumerate(ref_ngrams) if i != skip]
+    if skip >= 0:
+        ref_len -= sum(ref_ngrams[skip][0].values())
     hyp_len = len(h) * len(refs)
     if not h or hyp_len == 0:
         return 0.0
@@ -170,15 +179,19 @@ def constant_bleu(hyp: str, refs: list[str], max_n: int = 4) -> float:
         total = sum(hn.values()) * len(refs)
         if total == 0:
             return 0.0
-        match = 0
-        for r in ref_words:
-            rn = _ngrams(r, n)
-            match += sum(min(c, rn[g]) for g, c in hn.items())
+        match = sum(min(c, r[n - 1][g]) for r in refs for g, c in hn.items())
         if match == 0:
             return 0.0
         logp += math.log(match / total) / max_n
     bp = 1.0 if hyp_len > ref_len else math.exp(1.0 - ref_len / hyp_len)
     return bp * math.exp(logp)
+
+
+def constant_bleu(hyp: str, refs: list[str], max_n: int = 4) -> float:
+    """Corpus BLEU-``max_n`` (0-1, unsmoothed, whitespace tokens) of ``hyp`` sent for every one
+    of ``refs``: brevity penalty x geometric mean of the clipped n-gram precisions."""
+    ngrams, ref_len = _reference_ngrams(refs, max_n)
+    return _constant_bleu(hyp, ngrams, ref_len, max_n)
 
 
 class ConstantSentence(ReferenceScheme):
@@ -187,10 +200,13 @@ class ConstantSentence(ReferenceScheme):
 
     def fit(self, task: Task) -> str:
         text = [str(t) for t in _train_split(task).fields["text"]]
+        ngrams, ref_len = _reference_ngrams(text, 4)  # once; each candidate leaves itself out
         best, best_key = text[0], (-1.0, -1.0)
         for i, cand in enumerate(text[:SENTENCE_CANDIDATES]):
-            rest = text[:i] + text[i + 1 :]
-            key = (constant_bleu(cand, rest, 4), constant_bleu(cand, rest, 1))
+            key = (
+                _constant_bleu(cand, ngrams, ref_len, 4, skip=i),
+                _constant_bleu(cand, ngrams, ref_len, 1, skip=i),
+            )
             if key > best_key:
                 best, best_key = cand, key
         return best

@@ -1,8 +1,7 @@
 """Codebook-sharing study (Sec. VI-D, Fig. 11): normalised performance vs total codebook size.
 
-    semcom-sim study codebook --sizes 8,32,128 --seeds 0,1,2 --steps 300 \\
-        --out results/udeepsc/codebook_study --threads 1 \\
-        --init semcom_sim/models/udeepsc/checkpoints/tdeepsc-tiny-imgr (... -imgc, -textc, -vqa) \\
+    semcom-sim study codebook --sizes 8,32,128 --seeds 0,1,2 --steps 200 --warmup 20 \\
+        --out results/udeepsc/codebook_study --threads 1 --init runs/udeepsc-tiny-s9/final \\
         --set task_grad_normalize=true --set task_encoder_layers=1
 
 For every method x total codebook size ``K`` x seed it trains a tiny multi-task model
@@ -34,8 +33,10 @@ README report each run's ``bits_per_index``.
 --init``; the codebooks, whose sizes differ from the checkpoints', start fresh) and ``--set``
 sets U-DeepSC config fields of every run; both are stored with each run. Measured: from
 scratch, 600 steps leave image classification at chance (0.09-0.16) and sentiment near it
-(0.56-0.67) for every method (8 runs of session 9), so the methods cannot be told apart; the
-committed study warm-starts from the T-DeepSCs.
+(0.56-0.67) for every method (8 runs of session 9), and from the T-DeepSCs with image
+reconstruction's encoder image classification stays at chance too, so the methods cannot be
+told apart; the committed study warm-starts from a trained U-DeepSC (command in
+``results/udeepsc/codebook_study_init/``).
 
 Outputs in ``--out``: ``runs/<method>-K<size>-s<seed>.json`` (one per run, written when it
 completes; a rerun skips them), ``codebook_study.csv`` (columns :data:`COLUMNS`: per method, size

@@ -193,6 +193,7 @@ class Transmitter(nn.Module):
                 for _ in range(n)
             )
 
+        self.depth = depth
         self.layers = layers(depth - top)
         self.task_top = nn.ModuleDict()
         if top:
@@ -252,9 +253,7 @@ class Transmitter(nn.Module):
         """Encoder layers that do not depend on the SNR: those up to the first selection module
         (all of them without dynamic selection). Their output is computed once per input when
         :meth:`forward` is called with ``repeats > 1``."""
-        depth = len(self.layers) + (len(next(iter(self.task_top.values()))["layers"])
-                                    if self.task_top else 0)  # fmt: skip
-        return self.select_after[0] if self.select_after else depth
+        return self.select_after[0] if self.select_after else self.depth
 
     def forward(
         self,
