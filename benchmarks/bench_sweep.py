@@ -122,7 +122,10 @@ def install(timers: StageTimers) -> None:
             if meth in cls.__dict__:
                 setattr(cls, meth, timers.wrap(cls.__dict__[meth], stage))
     for cls in subclasses(BlockCode):
-        for meth, stage in (("encode", "channel_encode"), ("decode", "decode")):
+        for meth, stage in (
+            ("encode", "channel_encode"), ("encode_numpy", "channel_encode"),
+            ("decode", "decode"), ("decode_numpy", "decode"),
+        ):  # fmt: skip
             if meth in cls.__dict__:
                 setattr(cls, meth, timers.wrap(cls.__dict__[meth], stage))
     digital.map_bits = timers.wrap(digital.map_bits, "map")

@@ -130,17 +130,28 @@ def _lse_bit(e, labels_d, sh, want):
 
 
 @njit(cache=True)
-def _demap(yr, yi, no, levels, labels, bit_pos, dims, out):
-    """Exact APP LLRs log p(1)/p(0) per symbol: per dimension, weights exp(e_i - max e) once;
-    a bit whose smaller sum would lose precision (< 1e-280) recomputes both sums exactly."""
+def _demap(yr, yi, no, no_step, levels, labels, ones, zeros, bit_pos, dims, out):
+    """Exact APP LLRs log p(1)/p(0) per symbol: per dimension, weights exp(e_i - max e) once,
+    each bit's two sums over precomputed level lists (``ones[d, j]`` / ``zeros[d, j]``: the
+    levels whose bit j is 1 / 0, in label order, so the sums are added in the same order as
+    a per-level bit test would add them); a bit whose smaller sum would lose precision
+    (< 1e-280) recomputes both sums exactly. ``no[s * no_step]`` is symbol s's noise variance
+    (``no_step`` 0: one value for all). One level pair (BPSK/QPSK dimension): the LLR is
+    ``e_1 - e_0`` itself, the exact value of log(exp(e_1) / exp(e_0))."""
     num_lv = levels.shape[1]
     nb = bit_pos.shape[1]
+    half = ones.shape[2]
     e = np.empty(num_lv)
     w = np.empty(num_lv)
     for s in range(yr.shape[0]):
-        inv = 1.0 / no[s]
+        inv = 1.0 / no[s * no_step]
         for d in range(dims):
-            v = yr[s] if d == 0 else yi[s]
+            v = np.float64(yr[s]) if d == 0 else np.float64(yi[s])
+            if num_lv == 2:
+                t0 = v - levels[d, zeros[d, 0, 0]]
+                t1 = v - levels[d, ones[d, 0, 0]]
+                out[s, bit_pos[d, 0]] = (t0 * t0 - t1 * t1) * inv
+                continue
             mx = -np.inf
             for i in range(num_lv):
                 t = v - levels[d, i]
@@ -149,19 +160,33 @@ def _demap(yr, yi, no, levels, labels, bit_pos, dims, out):
             for i in range(num_lv):
                 w[i] = math.exp(e[i] - mx)
             for j in range(nb):
-                sh = nb - 1 - j
                 s0 = 0.0
                 s1 = 0.0
-                for i in range(num_lv):
-                    if (labels[d, i] >> sh) & 1:
-                        s1 += w[i]
-                    else:
-                        s0 += w[i]
+                for q in range(half):
+                    s1 += w[ones[d, j, q]]
+                    s0 += w[zeros[d, j, q]]
                 if min(s0, s1) > 1e-280:
                     llr = math.log(s1 / s0)
                 else:
+                    sh = nb - 1 - j
                     llr = _lse_bit(e, labels[d], sh, 1) - _lse_bit(e, labels[d], sh, 0)
                 out[s, bit_pos[d, j]] = llr
+
+
+@functools.lru_cache(maxsize=16)
+def _bit_lists(num_bits_per_symbol: int) -> tuple[np.ndarray, np.ndarray]:
+    """``ones``, ``zeros`` int64 ``[2, nb, L/2]``: per dimension and bit (MSB first) the
+    levels whose label has that bit 1 / 0, in increasing label order."""
+    _, _, labels, bit_pos, _ = _tables(num_bits_per_symbol)
+    nb = bit_pos.shape[1]
+    ones = np.zeros((2, nb, labels.shape[1] // 2), dtype=np.int64)
+    zeros = np.zeros_like(ones)
+    for d in range(2):
+        for j in range(nb):
+            bit = (labels[d] >> (nb - 1 - j)) & 1
+            ones[d, j] = np.nonzero(bit == 1)[0]
+            zeros[d, j] = np.nonzero(bit == 0)[0]
+    return ones, zeros
 
 
 def demap_llr(y: Tensor, no: Tensor, num_bits_per_symbol: int, backend: str = "auto") -> Tensor:
@@ -178,11 +203,16 @@ def demap_llr(y: Tensor, no: Tensor, num_bits_per_symbol: int, backend: str = "a
     yc = y.detach().to("cpu", torch.complex64)
     shape = yc.shape
     flat = yc.reshape(-1)
-    nof = torch.broadcast_to(no.detach().to("cpu", torch.float32), shape).reshape(-1)
-    nof = np.maximum(nof.numpy().astype(np.float64), NO_MIN)
-    yr = flat.real.numpy().astype(np.float64)
-    yi = flat.imag.numpy().astype(np.float64)
+    no32 = no.detach().to("cpu", torch.float32)
+    if no32.numel() == 1:  # one noise variance for every symbol (AWGN): no per-symbol copy
+        nof, no_step = np.maximum(no32.reshape(1).numpy().astype(np.float64), NO_MIN), 0
+    else:
+        nof = torch.broadcast_to(no32, shape).reshape(-1)
+        nof, no_step = np.maximum(nof.numpy().astype(np.float64), NO_MIN), 1
+    yr = np.ascontiguousarray(flat.real.numpy())
+    yi = np.ascontiguousarray(flat.imag.numpy())
     out = np.empty((flat.shape[0], num_bits_per_symbol), dtype=np.float32)
-    _demap(yr, yi, nof, levels, labels, bit_pos, dims, out)
+    ones, zeros = _bit_lists(num_bits_per_symbol)
+    _demap(yr, yi, nof, no_step, levels, labels, ones, zeros, bit_pos, dims, out)
     llr = torch.from_numpy(out).reshape(*shape[:-1], shape[-1] * num_bits_per_symbol)
     return llr.to(y.device)
