@@ -294,3 +294,48 @@ def test_local_model_reference_trains_loads_and_classifies(tmp_path):
     assert res.predictions.shape == (6,) and (res.num_symbols == 0).all()
     assert scheme.identity(task)["manifest_sha256"] != "missing"
     assert cli_main(["train", "local", "--task", "vqa", "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize("name", ["image-reconstruction", "text-reconstruction", "vqa"])
+def test_exit_variants_share_one_pass_and_equal_their_own_forward(name, tasks, data, monkeypatch):
+    """The sweep path (one cached pass with every exit, then each variant's own exit
+    decision) gives exactly what each variant's own forward pass gives, and runs the model
+    once for all variants on the same noise."""
+    from semcom_sim.models.udeepsc import schemes as mod
+
+    mod._SHARED.clear()
+    task, batch = tasks.create(name), data[name]
+    n, grid = len(batch), [0.0, 12.0]
+    variants = [
+        DeepSCScheme("udeepsc"),
+        DeepSCScheme("udeepsc", fixed_layer=1, name="udeepsc-layer1"),
+        DeepSCScheme("udeepsc", fixed_layer=3, name="udeepsc-layer3"),
+        DeepSCScheme("udeepsc", exit_threshold=0.3, name="udeepsc-exit0.3"),
+        DeepSCScheme("udeepsc", exit_threshold=0.8, name="udeepsc-exit0.8"),
+    ]
+    calls = []
+    for s in variants:
+        s.prepare(task, torch.device("cpu"))
+    model = variants[0].model_for(MODEL_TASK[name])[0]
+    real = type(model).forward
+    monkeypatch.setattr(type(model), "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    gens = lambda: [torch.Generator().manual_seed(7 + i) for i in range(len(grid))]  # noqa: E731
+    for s in variants:
+        outs = s.run_grid(batch, AWGN(), grid, gens())
+        snr = torch.tensor(grid).repeat_interleave(n)
+        pred, out = s.forward(batch.fields, AWGN(), snr, gens(), repeats=len(grid))
+        for r, o in enumerate(outs):
+            rows = slice(r * n, (r + 1) * n)
+            want = pred[rows]
+            if isinstance(want, torch.Tensor):
+                assert torch.equal(o.predictions, want)
+            else:
+                assert o.predictions == want
+            assert torch.equal(o.extras["exit_layer"], out["exit_layer"][rows].float())
+            assert torch.equal(o.extras["certainty"], out["exit_certainty"][rows].float())
+            assert torch.equal(o.num_symbols, out["num_symbols"][rows].float())
+    per_pass = max(1, mod.rows_per_pass(model.config, MODEL_TASK[name]) // n)
+    passes = -(-len(grid) // per_pass)
+    assert len(calls) == passes + len(variants) * passes  # shared once + each own forward
+    ids = [s.identity(task) for s in variants]
+    assert "noise_key" not in ids[0] and all(i["noise_key"] == "udeepsc" for i in ids[1:])

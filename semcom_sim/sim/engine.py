@@ -219,10 +219,10 @@ def run_sweep(
     """Run every pending point; returns counts ``{"done": ..., "skipped": ...}``.
 
     Every scheme sees the same examples of a task (data seeded by ``config.seed`` and the task).
-    Each point's noise comes from its own generator, seeded by (seed, scheme, task, channel,
-    SNR) alone (:func:`point_generator`), so a point's value never depends on the rest of the
-    grid, the chunking, the order, the worker that ran it or what was already stored. A point
-    is skipped iff its key (:func:`semcom_sim.sim.store.point_key`, a hash of everything that
+    Each point's noise comes from its own generator, seeded by (seed, scheme's noise key, task,
+    channel, SNR) alone (:func:`point_generator`), so a point's value never depends on the rest
+    of the grid, the chunking, the order, the worker that ran it or what was already stored. A
+    point is skipped iff its key (:func:`semcom_sim.sim.store.point_key`, a hash of everything that
     determines its numbers) is stored. ``data`` may hold already loaded task data by task name.
 
     ``executor(config, schemes, tasks, channel, task_data, on_start)`` makes the
@@ -299,9 +299,8 @@ def point_generator(
 
 
 def _run_chunk(config, scheme, task, channel, data, snrs, ds, device, ids) -> list[Record]:
-    gens = [
-        point_generator(config.seed, scheme.name, task.name, channel.key, s, device) for s in snrs
-    ]
+    noise = scheme.noise_key or scheme.name
+    gens = [point_generator(config.seed, noise, task.name, channel.key, s, device) for s in snrs]
     accs = [task.new_accumulator() for _ in snrs]
     syms: list[list[torch.Tensor]] = [[] for _ in snrs]
     uses: list[list[torch.Tensor]] = [[] for _ in snrs]

@@ -74,6 +74,10 @@ class Scheme(ABC):
     name: str
     snr_chunk: int = 1
     role: str = "conventional"
+    # schemes with one noise key draw the same noise at a point (the engine seeds each point's
+    # generator with it; None: the scheme's name), e.g. the exit studies of one model: paired
+    # comparisons; a scheme whose key is not its name must put the key in its identity
+    noise_key: str | None = None
 
     @abstractmethod
     def supports(self, task: Task) -> bool:

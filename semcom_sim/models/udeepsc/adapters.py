@@ -187,14 +187,22 @@ class Adapter:
     def predictions(self, task: str, output: Tensor) -> Any:
         """Model output -> what the sweep task's metric takes: class ids ``[B]`` (imgc, textc,
         msa), images ``[B, 3, H, W]`` (imgr), sentences (textr) or answer strings (vqa)."""
-        if task == "imgr":
-            return output
+        return self.render(task, self.reduce(task, output))
+
+    @staticmethod
+    def reduce(task: str, output: Tensor) -> Tensor:
+        """Model output ``[B, ...]`` -> the row-wise decision it stands for: the image itself
+        (imgr), else the argmax ids (``[B]``; ``[B, L]`` tokens for textr); small enough to
+        keep for every decoder exit."""
+        return output if task == "imgr" else output.argmax(dim=-1)
+
+    def render(self, task: str, reduced: Tensor) -> Any:
+        """:meth:`reduce`'s output -> the task's predictions (see :meth:`predictions`)."""
         if task == "textr":
-            return self.tokenizer.decode_batch(output.argmax(dim=-1).cpu())
-        ids = output.argmax(dim=-1)
+            return self.tokenizer.decode_batch(reduced.cpu())
         if task == "vqa":
-            return [self.answer_vocab[int(i)] for i in ids.cpu()]
-        return ids
+            return [self.answer_vocab[int(i)] for i in reduced.cpu()]
+        return reduced
 
 
 def build_vocab(texts: list[str]) -> list[str]:
