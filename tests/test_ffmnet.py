@@ -524,3 +524,14 @@ def nms_ref(boxes: list[list[float]], scores: list[float], threshold: float) -> 
         if all(iou_ref(boxes[i], boxes[k]) <= threshold for k in keep):
             keep.append(i)
     return keep
+
+
+def test_segment_is_the_first_maximal_class_like_argmax():
+    from semcom_sim.models.ffmnet.model import FFMNet
+
+    g = torch.Generator().manual_seed(0)
+    for shape in [(4, 5, 16, 12), (2, 2, 3, 3), (2, 1, 3, 3), (1, 20, 4, 4)]:
+        x = torch.randn(*shape, generator=g).round(decimals=1)  # many ties
+        assert torch.equal(FFMNet.segment({"seg_logits": x}), x.argmax(dim=1))
+        x.view(-1)[7] = float("nan")
+        assert torch.equal(FFMNet.segment({"seg_logits": x}), x.argmax(dim=1))

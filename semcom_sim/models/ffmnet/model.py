@@ -123,8 +123,21 @@ class FFMNet(nn.Module):
 
     @staticmethod
     def segment(outputs: dict) -> Tensor:
-        """Predicted class per pixel, int64 ``[B, H, W]``."""
-        return outputs["seg_logits"].argmax(dim=1)
+        """Predicted class per pixel, int64 ``[B, H, W]``: ``seg_logits.argmax(dim=1)`` (the
+        first maximal class), computed as a running maximum over the few class planes (an
+        argmax over the strided class dimension was 10-20x slower on the CPU)."""
+        logits = outputs["seg_logits"]
+        if logits.shape[1] > 16:
+            return logits.argmax(dim=1)
+        best = logits[:, 0].clone()
+        idx = torch.zeros(best.shape, dtype=torch.int64, device=logits.device)
+        for c in range(1, logits.shape[1]):
+            v = logits[:, c]
+            idx.masked_fill_(v > best, c)
+            torch.maximum(best, v, out=best)  # NaN propagates into best: caught below
+        if bool(torch.isnan(best).any()):
+            return logits.argmax(dim=1)  # NaN counts as maximal there
+        return idx
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
