@@ -198,3 +198,53 @@ def test_normalised_performance():
     assert out == {"value": 0.75, "reference": 0.9, "normalised": pytest.approx(0.75 / 0.9)}
     assert normalised_performance(2.0, 4.0, higher_is_better=False)["normalised"] == 2.0
     assert math.isnan(normalised_performance(1.0, 0.0)["normalised"])
+
+
+def test_map_equals_cocoeval_summarize_on_random_boxes():
+    """MeanAP evaluates only 'all sizes, 100 detections': the same two numbers as a full
+    COCOeval.summarize (stats[0], stats[1]) on random images, boxes and classes."""
+    import contextlib
+    import io
+
+    import numpy as np
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from semcom_sim.metrics.detection import MeanAP
+
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        preds, tgts = [], []
+        for _ in range(int(rng.integers(1, 20))):
+            m, k = int(rng.integers(0, 5)), int(rng.integers(0, 20))
+            g = rng.uniform(0, 100, (m, 2))
+            g = np.concatenate([g, g + rng.uniform(1, 60, (m, 2))], 1)
+            rand = np.sort(rng.uniform(0, 128, (k, 2, 2)), 1).reshape(k, 4)
+            p = np.concatenate([g + rng.normal(0, 5, g.shape), rand])
+            tgts.append({"boxes": torch.tensor(g), "labels": torch.tensor(rng.integers(1, 4, m))})
+            preds.append(
+                {
+                    "boxes": torch.tensor(p),
+                    "scores": torch.tensor(rng.uniform(0, 1, len(p))),
+                    "labels": torch.tensor(rng.integers(1, 4, len(p))),
+                }
+            )
+        metric = MeanAP()
+        metric.update(preds, tgts)
+        got = metric.compute()
+        if not metric._dt or not metric._gt:
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = COCO()
+            gt.dataset = {
+                "images": [{"id": i} for i in range(1, metric._images + 1)],
+                "annotations": metric._gt,
+                "categories": [{"id": c} for c in sorted(metric._categories)],
+            }
+            gt.createIndex()
+            ev = COCOeval(gt, gt.loadRes([dict(d) for d in metric._dt]), "bbox")
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+        want = [min(max(float(v), 0.0), 1.0) for v in ev.stats[:2]]
+        assert [got["map"], got["map50"]] == want

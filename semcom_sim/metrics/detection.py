@@ -97,8 +97,19 @@ class MeanAP(Metric):
             }
             gt.createIndex()
             ev = COCOeval(gt, gt.loadRes([dict(d) for d in self._dt]), "bbox")
+            # only the two numbers reported: all object sizes, 100 detections (each size range
+            # and detection cap is evaluated independently, so these entries are unchanged)
+            ev.params.areaRng, ev.params.areaRngLbl, ev.params.maxDets = [[0, 1e10]], ["all"], [100]
             ev.evaluate()
             ev.accumulate()
-            ev.summarize()
-        # pycocotools reports -1 for "no ground truth": clamp to [0, 1] as every bounded metric
-        return {"map": clamp_range(ev.stats[0]), "map50": clamp_range(ev.stats[1])}
+        precision = ev.eval["precision"][:, :, :, 0, 0]  # [iou, recall, class]
+        at50 = precision[np.isclose(ev.params.iouThrs, 0.5)]
+        # as COCOeval.summarize: mean over the entries > -1, -1 for none (no ground truth),
+        # then clamped to [0, 1] as every bounded metric
+        return {"map": clamp_range(_mean_valid(precision)), "map50": clamp_range(_mean_valid(at50))}
+
+
+def _mean_valid(p: np.ndarray) -> float:
+    """COCOeval.summarize's average: the mean of the entries > -1, or -1 if there are none."""
+    valid = p[p > -1]
+    return float(np.mean(valid)) if valid.size else -1.0
