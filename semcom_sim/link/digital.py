@@ -7,8 +7,9 @@ them count symbols the same way: a payload of ``C`` blocks of codeword length ``
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from semcom_sim.link.qam import demap_llr, map_bits, qam_info
 from semcom_sim.link.segmentation import join_blocks, segment, split_blocks
 
 LLR_MAX = 20.0
+CODED_CACHE_BYTES = 1 << 26  # packed coded bits kept per process (see _CodedCache)
 
 
 @dataclass
@@ -121,15 +123,20 @@ class DigitalLink:
                 channel_uses=channel.channel_uses(num_sym),
             )
         width = int(num_sym.max()) * bps
-        bits = np.zeros((p, width), dtype=np.uint8)
         blocks = self.blocks
-        for k, members in groups.items():
-            data = np.concatenate([split_blocks(payloads[i], segs[i]) for i, _ in _firsts(members)])
-            u = np.unpackbits(attach_crc(data), axis=1)
-            clock.lap("segment_crc")
-            cw = codes[k].encode_numpy(u, blocks)
-            _scatter(bits, cw, members)
-            clock.lap("encode")
+        key = (self.mcs, blocks, str(self.device), _payloads_digest(payloads))
+        bits = CODED.get(key, width)
+        if bits is None:
+            bits = np.zeros((p, width), dtype=np.uint8)
+            for k, members in groups.items():
+                firsts = _firsts(members)
+                data = np.concatenate([split_blocks(payloads[i], segs[i]) for i, _ in firsts])
+                u = np.unpackbits(attach_crc(data), axis=1)
+                clock.lap("segment_crc")
+                cw = codes[k].encode_numpy(u, blocks)
+                _scatter(bits, cw, members)
+                clock.lap("encode")
+            CODED.put(key, bits)
         x = map_bits(torch.from_numpy(bits).to(self.device), bps, blocks)
         clock.lap("map")
         out = channel(x, snr, generator, num_symbols=num_sym.to(self.device))
@@ -161,6 +168,51 @@ class DigitalLink:
             block_ok.append(ok_blocks[s.k][c0 : c0 + s.num_blocks])
         clock.lap("crc_join")
         return LinkResult(received, block_ok, num_sym, out.channel_uses.cpu())
+
+
+def _payloads_digest(payloads: list[bytes]) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    for b in payloads:
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()
+
+
+class _CodedCache:
+    """Coded bits per (MCS, backend, device, payloads), packed, LRU within ``max_bytes``.
+
+    The encoder is deterministic, so an envelope or a sweep that sends the same payloads at
+    every SNR point encodes them once per MCS (a hit is bit for bit what encoding gives:
+    ``tests/test_link.py``)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._store: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple, width: int) -> np.ndarray | None:
+        packed = self._store.get(key)
+        if packed is None:
+            return None
+        self._store.move_to_end(key)
+        return np.unpackbits(packed, axis=1, count=width)
+
+    def put(self, key: tuple, bits: np.ndarray) -> None:
+        packed = np.packbits(bits, axis=1)
+        if packed.nbytes > self.max_bytes:
+            return
+        self._store[key] = packed
+        self._bytes += packed.nbytes
+        while self._bytes > self.max_bytes:
+            _, old = self._store.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._store.clear()
+        self._bytes = 0
+
+
+CODED = _CodedCache(CODED_CACHE_BYTES)
 
 
 class _Clock:
