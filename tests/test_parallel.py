@@ -159,6 +159,7 @@ def test_heavy_units_run_one_at_a_time_largest_first():
     assert next_unit([heavy2], [heavy]) is None  # wait for it
     assert next_unit([heavy2], [light]) == 0
     assert next_unit([], []) is None
+    assert next_unit([heavy2, light], [heavy], None) == 0  # no limit (the CPU's fast demapper)
 
 
 def test_bad_parallel_options_are_one_line_errors_before_writing(tmp_path, capsys):

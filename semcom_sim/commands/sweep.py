@@ -149,6 +149,31 @@ def build_channel(args: argparse.Namespace):
     return CHANNELS.create(name)
 
 
+# glibc malloc for the sweep's large, short-lived arrays (LLRs, symbols, coded bits: 10-400 MB
+# per call): blocks up to 64 MB come from the heap and freed memory is kept (trim above 256 MB)
+# instead of an mmap, page faults and zeroing per array. Dask's own worker default
+# (MALLOC_TRIM_THRESHOLD_=65536) also pins the mmap threshold at 128 kB (glibc stops adapting it
+# once a threshold is set). Measured (session 10): 4 envelopes x 4 tasks x 3 SNRs in one process
+# 59.0 -> 46.8 s wall (system time 9.8 -> 2.1 s); the 2-worker default sweep's system time
+# 165 -> 24 s (with the unit groups of DaskExecutor: 251 -> 163 s wall).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+
+
+def malloc_for_throughput() -> None:
+    """Apply :data:`MALLOC_ENV` to this process (glibc ``mallopt``; a no-op elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+    mallopt(m_mmap_threshold, int(MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]))
+    mallopt(m_trim_threshold, int(MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]))
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from semcom_sim.catalog import load_catalog
     from semcom_sim.link.mcs import BACKENDS
@@ -180,6 +205,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    malloc_for_throughput()
     tasks = [tasks_reg.create(n) for n in task_names]
     schemes = [
         schemes_reg.create(n, device=str(device), decoder=args.decoder) for n in scheme_names
@@ -362,13 +388,18 @@ class Runner:
                 raise SemcomError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
             self.how = f"Dask cluster at {self.scheduler}"  # "ran on a ..."
             return self.client
+        import dask
         from distributed import LocalCluster
 
         env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-        self.cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-            memory_limit=0, env=env, silence_logs=40,
-        )  # fmt: skip
+        # malloc settings act only if set before the worker process starts (Dask's
+        # pre-spawn environment; they replace its MALLOC_TRIM_THRESHOLD_=65536, see MALLOC_ENV)
+        key = "distributed.nanny.pre-spawn-environ"
+        with dask.config.set({key: dict(dask.config.get(key, {})) | MALLOC_ENV}):
+            self.cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                memory_limit=0, env=env, silence_logs=40,
+            )  # fmt: skip
         self.client = Client(self.cluster)
         self.how = f"local Dask cluster of {n} worker processes"
         return self.client

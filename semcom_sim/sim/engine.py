@@ -6,7 +6,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import torch
@@ -65,7 +65,9 @@ class WorkUnit:
 
     ``ids`` holds the hashes every record of the curve carries (curve, scheme and channel
     configuration, settings); ``cost`` is the expected cost (:func:`expected_cost`), which
-    orders the work and weights the progress bar.
+    orders the work and weights the progress bar. Units of one ``group`` (the scheme's noise
+    key and the task) share per-process caches (source payloads, coded bits, a shared decoder
+    pass): a parallel executor runs a group in one worker.
     """
 
     scheme: str
@@ -74,6 +76,7 @@ class WorkUnit:
     dataset: str
     ids: dict
     cost: float
+    group: str = ""
 
 
 # Expected complex symbols per example of each task's paper-default conventional payloads
@@ -201,7 +204,10 @@ def plan_sweep(
             chunk = max(1, scheme.snr_chunk)
             for c0 in range(0, len(pending), chunk):
                 snrs = tuple(float(s) for s in pending[c0 : c0 + chunk])
-                units.append(WorkUnit(scheme.name, task.name, snrs, ds, ids, cost * len(snrs)))
+                group = f"{scheme.noise_key or scheme.name}|{task.name}"
+                units.append(
+                    WorkUnit(scheme.name, task.name, snrs, ds, ids, cost * len(snrs), group)
+                )
     return units, skipped, task_data
 
 
@@ -370,6 +376,13 @@ def _worker_state(builder: SweepBuilder, config: SweepConfig) -> dict[str, Any]:
     return _WORKER
 
 
+def run_units_on_worker(
+    builder: SweepBuilder, config: SweepConfig, units: Sequence[WorkUnit]
+) -> list[list[Record]]:
+    """:func:`run_unit_on_worker` for each unit of a group, in order, in one worker."""
+    return [run_unit_on_worker(builder, config, u) for u in units]
+
+
 def run_unit_on_worker(builder: SweepBuilder, config: SweepConfig, unit: WorkUnit) -> list[Record]:
     """Run one unit in a worker process with the worker's cached schemes (Dask task).
 
@@ -404,64 +417,84 @@ def run_unit_on_worker(builder: SweepBuilder, config: SweepConfig, unit: WorkUni
                       device, unit.ids)  # fmt: skip
 
 
-HEAVY_COST = 50.0  # units at least this costly run one at a time across the cluster
+HEAVY_COST = 50.0  # units at least this costly run one at a time across a GPU cluster
 
 
 class DaskExecutor(Executor):
     """Runs units on a Dask cluster; results come back here (the driver writes the store).
 
     Units are submitted largest expected cost first, at most ``window`` at a time (default:
-    the number of worker threads), so the progress bar's "in flight" is what runs. At most one
-    unit of cost >= :data:`HEAVY_COST` is in flight at a time (the video envelope's 64-QAM
-    points peak at several GB in the demapper; two at once could exhaust a shared machine).
+    the number of worker threads), so the progress bar's "in flight" is what runs. Off the CPU
+    (``config.device`` not ``cpu``: Sionna's mapper and APP demapper run) at most one unit of
+    cost >= ``heavy_cost`` (default :data:`HEAVY_COST`) is in flight at a time: Sionna's 64-QAM
+    demap of one speech or video envelope point peaks at several GB, two at once could exhaust
+    a shared machine. On the CPU the fast demapper needs a few hundred MB there, and the heavy
+    units run side by side (serialising them left one of two workers idle for half a sweep).
     """
 
     def __init__(self, client, builder: SweepBuilder, config: SweepConfig, on_start=None,
-                 window: int | None = None) -> None:  # fmt: skip
+                 window: int | None = None, heavy_cost: float | None = None) -> None:  # fmt: skip
         self.client, self.builder, self.config = client, builder, config
         self.on_start = on_start
+        if heavy_cost is None and torch.device(config.device).type != "cpu":
+            heavy_cost = HEAVY_COST
+        self.heavy_cost = heavy_cost
         threads = sum(client.nthreads().values()) or 1
         self.window = window or threads
 
     def run(self, units: Sequence[WorkUnit]) -> Iterator[tuple[WorkUnit, list[Record]]]:
         from distributed import as_completed
 
-        todo = sorted(units, key=lambda u: -u.cost)
+        groups: dict[str, list[WorkUnit]] = {}
+        for u in units:
+            groups.setdefault(u.group or f"{u.scheme}|{u.task}|{u.snrs}", []).append(u)
+        # one Dask task per group (largest expected cost first): its units share a worker's
+        # caches; a proxy unit with the group's total cost stands for it in next_unit
+        proxies = [(replace(g[0], cost=sum(u.cost for u in g)), g) for g in groups.values()]
+        proxies.sort(key=lambda pg: -pg[0].cost)
+        todo = [p for p, _ in proxies]
+        members = {id(p): g for p, g in proxies}
         futures = as_completed()
         owner: dict[str, WorkUnit] = {}
+        batch: dict[str, list[WorkUnit]] = {}
 
         def submit_next() -> bool:
-            pick = next_unit(todo, list(owner.values()))
+            pick = next_unit(todo, list(owner.values()), self.heavy_cost)
             if pick is None:
                 return False
-            u = todo.pop(pick)
-            f = self.client.submit(run_unit_on_worker, self.builder, self.config, u, pure=False)
-            owner[f.key] = u
+            g = todo.pop(pick)
+            us = members[id(g)]
+            f = self.client.submit(run_units_on_worker, self.builder, self.config, us, pure=False)
+            owner[f.key], batch[f.key] = g, us
             futures.add(f)
             if self.on_start is not None:
-                self.on_start(u)
+                for u in us:
+                    self.on_start(u)
             return True
 
         while todo and len(owner) < self.window and submit_next():
             pass
         for f in futures:
-            u = owner.pop(f.key)
-            recs = f.result()  # re-raises a worker's error here
+            owner.pop(f.key)
+            us = batch.pop(f.key)
+            results = f.result()  # re-raises a worker's error here
             while todo and len(owner) < self.window and submit_next():
                 pass
-            yield u, recs
+            yield from zip(us, results, strict=True)
 
 
-def next_unit(todo: Sequence[WorkUnit], in_flight: Sequence[WorkUnit]) -> int | None:
+def next_unit(
+    todo: Sequence[WorkUnit], in_flight: Sequence[WorkUnit], heavy_cost: float | None = HEAVY_COST
+) -> int | None:
     """Index in ``todo`` (largest cost first) of the unit to start next, or None to wait.
 
-    The first unit, unless a unit of cost >= :data:`HEAVY_COST` is in flight: then the first
+    The first unit, unless a unit of cost >= ``heavy_cost`` is in flight: then the first
     lighter one (None if there is none; a heavy unit starts only when no heavy one runs).
+    ``heavy_cost`` None: always the first unit.
     """
-    heavy = any(u.cost >= HEAVY_COST for u in in_flight)
-    if not heavy:
+    if heavy_cost is None or not any(u.cost >= heavy_cost for u in in_flight):
         return 0 if todo else None
-    return next((i for i, u in enumerate(todo) if u.cost < HEAVY_COST), None)
+    return next((i for i, u in enumerate(todo) if u.cost < heavy_cost), None)
 
 
 def worker_peak_rss_mb(client) -> dict[str, float]:
