@@ -126,7 +126,7 @@ class FFMNet(nn.Module):
         """Predicted class per pixel, int64 ``[B, H, W]``: ``seg_logits.argmax(dim=1)`` (the
         first maximal class), computed as a running maximum over the few class planes (an
         argmax over the strided class dimension was 10-20x slower on the CPU)."""
-        logits = outputs["seg_logits"]
+        logits = outputs["seg_logits"].detach()  # class ids carry no gradient
         if logits.shape[1] > 16:
             return logits.argmax(dim=1)
         best = logits[:, 0].clone()
