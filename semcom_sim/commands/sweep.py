@@ -369,8 +369,9 @@ class Runner:
 
             def run(self, units):
                 cost = sum(u.cost for u in units)
-                if runner.scheduler is None and runner.workers is None and cost < MIN_PARALLEL_COST:
-                    return in_process.run(units)
+                small = runner.workers is None and cost < MIN_PARALLEL_COST
+                if not units or (runner.scheduler is None and small):
+                    return in_process.run(units)  # nothing to send (or too little to pay off)
                 client = runner.connect(n)
                 return DaskExecutor(client, runner.builder, config, on_start).run(units)
 
