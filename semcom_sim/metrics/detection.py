@@ -80,23 +80,28 @@ class MeanAP(Metric):
                 )
                 self._categories.add(int(label))
 
+    def evaluator(self):
+        """pycocotools' ``COCOeval`` over the boxes added so far (default parameters; call
+        inside a stdout redirect, pycocotools prints)."""
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        gt = COCO()
+        gt.dataset = {
+            "images": [{"id": i} for i in range(1, self._images + 1)],
+            "annotations": self._gt,
+            "categories": [{"id": c} for c in sorted(self._categories)],
+        }
+        gt.createIndex()
+        return COCOeval(gt, gt.loadRes([dict(d) for d in self._dt]), "bbox")
+
     def compute(self) -> dict[str, float]:
         if not self._gt:
             return {"map": math.nan, "map50": math.nan}
         if not self._dt:
             return {"map": 0.0, "map50": 0.0}
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-
         with contextlib.redirect_stdout(io.StringIO()):
-            gt = COCO()
-            gt.dataset = {
-                "images": [{"id": i} for i in range(1, self._images + 1)],
-                "annotations": self._gt,
-                "categories": [{"id": c} for c in sorted(self._categories)],
-            }
-            gt.createIndex()
-            ev = COCOeval(gt, gt.loadRes([dict(d) for d in self._dt]), "bbox")
+            ev = self.evaluator()
             # only the two numbers reported: all object sizes, 100 detections (each size range
             # and detection cap is evaluated independently, so these entries are unchanged)
             ev.params.areaRng, ev.params.areaRngLbl, ev.params.maxDets = [[0, 1e10]], ["all"], [100]
