@@ -450,22 +450,18 @@ class DaskExecutor(Executor):
             groups.setdefault(u.group or f"{u.scheme}|{u.task}|{u.snrs}", []).append(u)
         # one Dask task per group (largest expected cost first): its units share a worker's
         # caches; a proxy unit with the group's total cost stands for it in next_unit
-        proxies = [(replace(g[0], cost=sum(u.cost for u in g)), g) for g in groups.values()]
-        proxies.sort(key=lambda pg: -pg[0].cost)
-        todo = [p for p, _ in proxies]
-        members = {id(p): g for p, g in proxies}
+        pending = sorted(groups.values(), key=lambda g: -sum(u.cost for u in g))
+        todo = [replace(g[0], cost=sum(u.cost for u in g)) for g in pending]  # same order
         futures = as_completed()
-        owner: dict[str, WorkUnit] = {}
-        batch: dict[str, list[WorkUnit]] = {}
+        owner: dict[str, tuple[WorkUnit, list[WorkUnit]]] = {}
 
         def submit_next() -> bool:
-            pick = next_unit(todo, list(owner.values()), self.heavy_cost)
+            pick = next_unit(todo, [p for p, _ in owner.values()], self.heavy_cost)
             if pick is None:
                 return False
-            g = todo.pop(pick)
-            us = members[id(g)]
+            proxy, us = todo.pop(pick), pending.pop(pick)
             f = self.client.submit(run_units_on_worker, self.builder, self.config, us, pure=False)
-            owner[f.key], batch[f.key] = g, us
+            owner[f.key] = (proxy, us)
             futures.add(f)
             if self.on_start is not None:
                 for u in us:
@@ -475,8 +471,7 @@ class DaskExecutor(Executor):
         while todo and len(owner) < self.window and submit_next():
             pass
         for f in futures:
-            owner.pop(f.key)
-            us = batch.pop(f.key)
+            _, us = owner.pop(f.key)
             results = f.result()  # re-raises a worker's error here
             while todo and len(owner) < self.window and submit_next():
                 pass
