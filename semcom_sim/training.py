@@ -161,6 +161,7 @@ def load_trainers() -> Registry:
     """Import the model packages' trainer modules (they register themselves)."""
     import semcom_sim.models.ffmnet.trainer  # noqa: F401
     import semcom_sim.models.udeepsc.local  # noqa: F401
+    import semcom_sim.models.udeepsc.refine  # noqa: F401
     import semcom_sim.models.udeepsc.trainers  # noqa: F401
 
     return TRAINERS

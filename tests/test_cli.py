@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from semcom_sim.cli import main
+from semcom_sim.errors import SemcomError
 
 SMALL = [
     "sweep",
@@ -122,6 +123,31 @@ def test_sweep_writes_store_csv_plots_and_resumes(tmp_path, capsys):
     out3 = tmp_path / "run3"
     assert main([*SMALL, "--out", str(out3), "--no-plot", "--seed", "1"]) == 0
     assert [r["value"] for r in _rows(out3 / "results.csv")] != [r["value"] for r in rows]
+
+
+def test_plots_in_a_second_process_equal_the_in_process_ones(tmp_path, monkeypatch, capsys):
+    """The per-task plots drawn beside the figures (a spawned process) are the same files as
+    drawn in this process; an error there reaches the caller."""
+    from semcom_sim.commands import sweep as sweep_cmd
+    from semcom_sim.sim.store import ResultStore
+
+    out = tmp_path / "run"
+    assert main([*SMALL, "--out", str(out), "--no-plot"]) == 0
+    store = ResultStore(out)
+    records = store.records()
+    primary = {"image-reconstruction": "psnr", "text-reconstruction": "bleu"}
+    store.close()
+    inline = sweep_cmd.PlotsBeside(records, tmp_path / "a", primary).result()
+    monkeypatch.setattr(sweep_cmd.PlotsBeside, "min_records", 0)
+    monkeypatch.setattr(sweep_cmd, "usable_cores", lambda: 2)
+    beside = sweep_cmd.PlotsBeside(records, tmp_path / "b", primary)
+    assert beside._future is not None
+    paths = beside.result()
+    assert [p.name for p in paths] == [p.name for p in inline] and len(paths) == 2
+    assert all(p.stat().st_size > 10_000 for p in paths)
+    (tmp_path / "c").write_text("a file where the folder should be")
+    with pytest.raises((OSError, SemcomError)):
+        sweep_cmd.PlotsBeside(records, tmp_path / "c", primary).result()
 
 
 def test_plot_command_redraws_from_store(tmp_path, capsys):

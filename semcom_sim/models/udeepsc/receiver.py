@@ -10,6 +10,9 @@ Reading choices:
   (``logits = W x E^T + b``), as BERT's masked-LM head does.
 - Classification exits average the decoded query vectors; reconstruction tasks use one query per
   output patch / token position (so dropped features can still be reconstructed).
+- Image reconstruction optionally ends in a residual post-filter over the assembled image
+  (``image_refine_width``, :class:`ImageRefiner`), shared by the task's exits: the patch-wise
+  projection alone has nothing that smooths across patch borders.
 - The LCM (eq. 7) reads the layer output averaged over queries (own LayerNorm, shared by all
   layers of its task) and ``log10 sigma^2``.
 """
@@ -61,6 +64,28 @@ class ChannelDecoder(nn.Module):
         return torch.cat(mem, dim=1), torch.cat([masks[m] for m in received], dim=1)
 
 
+class ImageRefiner(nn.Module):
+    """Residual post-filter ``x + f(x)`` clamped to ``[0, 1]``: three 3x3 convolutions of
+    ``width`` channels with GELU between them, the last zero-initialised (the identity at the
+    start, so a trained head keeps its output until the filter learns)."""
+
+    def __init__(self, width: int, device=None) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1, device=device),
+            nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=1, device=device),
+            nn.GELU(),
+            nn.Conv2d(width, 3, 3, padding=1, device=device),
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, img: Tensor) -> Tensor:
+        """``img`` ``[B, 3, H, W]`` in ``[0, 1]`` -> refined ``[B, 3, H, W]`` in ``[0, 1]``."""
+        return (img + self.net(img)).clamp(0.0, 1.0)
+
+
 class ExitHeads(nn.Module):
     """Task head ``g_i`` for every decoder layer ``i`` of one task."""
 
@@ -75,6 +100,8 @@ class ExitHeads(nn.Module):
             self.bias = nn.Parameter(torch.zeros(cfg.vocab_size, device=device))
         else:
             self.proj = nn.Linear(d, cfg.output_dim(task), device=device)
+        if self.kind == "image_reconstruction" and cfg.image_refine_width > 0:
+            self.refine = ImageRefiner(cfg.image_refine_width, device=device)
 
     def forward(self, x: Tensor, layer: int, token_embedding: Tensor | None = None) -> Tensor:
         """Decoded queries ``x`` ``[B, Nq, d]`` after ``layer`` (0-based) -> task output."""
@@ -86,7 +113,8 @@ class ExitHeads(nn.Module):
         p, side = self.cfg.patch_size, self.cfg.image_size // self.cfg.patch_size
         patches = torch.sigmoid(self.proj(h))  # [B, P, 3 p p]
         img = patches.reshape(-1, side, side, 3, p, p).permute(0, 3, 1, 4, 2, 5)
-        return img.reshape(-1, 3, side * p, side * p)
+        img = img.reshape(-1, 3, side * p, side * p)
+        return self.refine(img) if hasattr(self, "refine") else img
 
 
 class CertaintyModule(nn.Module):

@@ -376,8 +376,6 @@ def _check(args) -> None:
 
 def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = None) -> int:
     """Train ``tasks`` with the options ``args`` (and config ``overrides``); returns 0."""
-    from semcom_sim.training import Trainer
-
     _check(args)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -459,6 +457,15 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
     training = {
         k: v for k, v in vars(args).items() if k not in ("quiet", "out", "threads", "device")
     }
+    extra = {"adapter": adapter.to_dict(), "training": training, "init": sources}
+    return run_trainer(model, opt, step_fn, args, cfg, extra, t0)
+
+
+def run_trainer(model, opt, step_fn, args, cfg: UDeepSCConfig, extra: dict, t0: float) -> int:
+    """Run (or resume) ``args.steps`` of ``step_fn`` with the options' checkpointing and
+    logging into ``args.out`` (``extra`` saved with every checkpoint); returns 0."""
+    from semcom_sim.training import Trainer
+
     trainer = Trainer(
         model,
         opt,
@@ -470,7 +477,7 @@ def _run(args, tasks: tuple[str, ...], multi: bool, overrides: dict | None = Non
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
         seed=args.seed,
-        extra={"adapter": adapter.to_dict(), "training": training, "init": sources},
+        extra=extra,
         quiet=args.quiet,
     )
     final = trainer.run()
