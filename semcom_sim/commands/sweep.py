@@ -399,7 +399,7 @@ class Runner:
     def __call__(self, config, schemes, tasks, channel, task_data, on_start):
         from semcom_sim.sim.engine import DaskExecutor, InProcessExecutor
 
-        n = self.workers if self.workers is not None else (os.cpu_count() or 1)
+        n = self.workers if self.workers is not None else usable_cores()
         in_process = InProcessExecutor(config, schemes, tasks, channel, task_data, on_start)
         if self.scheduler is None and n <= 1:
             return in_process

@@ -100,8 +100,8 @@ class ExitHeads(nn.Module):
             self.bias = nn.Parameter(torch.zeros(cfg.vocab_size, device=device))
         else:
             self.proj = nn.Linear(d, cfg.output_dim(task), device=device)
-        if self.kind == "image_reconstruction" and cfg.image_refine_width > 0:
-            self.refine = ImageRefiner(cfg.image_refine_width, device=device)
+        width = cfg.image_refine_width if self.kind == "image_reconstruction" else 0
+        self.refine = ImageRefiner(width, device=device) if width > 0 else nn.Identity()
 
     def forward(self, x: Tensor, layer: int, token_embedding: Tensor | None = None) -> Tensor:
         """Decoded queries ``x`` ``[B, Nq, d]`` after ``layer`` (0-based) -> task output."""
@@ -114,7 +114,7 @@ class ExitHeads(nn.Module):
         patches = torch.sigmoid(self.proj(h))  # [B, P, 3 p p]
         img = patches.reshape(-1, side, side, 3, p, p).permute(0, 3, 1, 4, 2, 5)
         img = img.reshape(-1, 3, side * p, side * p)
-        return self.refine(img) if hasattr(self, "refine") else img
+        return self.refine(img)
 
 
 class CertaintyModule(nn.Module):

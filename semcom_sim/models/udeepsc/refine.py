@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from semcom_sim.channel import CHANNELS
-from semcom_sim.checkpoint import MANIFEST, WEIGHTS, load_checkpoint
+from semcom_sim.checkpoint import MANIFEST, WEIGHTS, load_checkpoint, load_into
 from semcom_sim.errors import CheckpointError, SemcomError
 from semcom_sim.models.udeepsc.adapters import EMBEDDED_DATASET, REAL_DATASET, Adapter
 from semcom_sim.models.udeepsc.config import UDeepSCConfig
@@ -113,13 +113,8 @@ def refined_model(path: str | Path, width: int, device) -> tuple[UDeepSC, dict, 
     if not isinstance(extra.get("adapter"), dict):
         raise CheckpointError(f"checkpoint {path}: no adapter (vocabulary) in config.json")
     model = UDeepSC(dataclasses.replace(cfg, image_refine_width=width), device=device)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if unexpected or bad or any(REFINE not in k for k in missing):
-        raise CheckpointError(f"checkpoint {path} does not fit its own config (+ refiner)")
-    model.load_state_dict(state, strict=False)
+    fresh = {k: v for k, v in model.state_dict().items() if REFINE in k}  # the new filter
+    load_into(model, dict(state) | fresh, path)  # every other tensor must fit exactly
     for name, p in model.named_parameters():
         p.requires_grad_(REFINE in name)
     return model.eval(), config, extra
