@@ -28,11 +28,11 @@ shared by the members.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+import xxhash
 
 from semcom_sim.baselines.codecs import Codec, Decoded, JPEGCodec
 from semcom_sim.baselines.codecs.base import Like, like_device, like_shape, to_numpy, to_uint8
@@ -64,7 +64,7 @@ class EncodeCache:
 
 
 def _digest(image: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+    return xxhash.xxh3_128(np.ascontiguousarray(image)).digest()
 
 
 def check_budget(budget: int | str) -> int | str:

@@ -155,31 +155,55 @@ def _ngrams(words: list[str], n: int) -> Counter:
     return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
 
 
-def _reference_ngrams(refs: list[str], max_n: int) -> tuple[list[list[Counter]], int]:
-    """Per reference, its n-gram counts for n = 1..``max_n``; and the references' total length."""
-    words = [r.split() for r in refs]
-    return [[_ngrams(w, n) for n in range(1, max_n + 1)] for w in words], sum(map(len, words))
+class _RefNgrams:
+    """The references' n-gram counts (n = 1..``max_n``), indexed for clipped matches.
+
+    ``per_ref[i][n - 1]``: reference i's n-gram counts; ``hist[n - 1][g]``: how many references
+    hold n-gram g how many times (count -> references), so that the clipped matches of a
+    hypothesis n-gram seen ``c`` times, summed over the references, are
+    ``sum(refs * min(c, count))`` over a few distinct counts instead of over every reference
+    (the same integers)."""
+
+    def __init__(self, refs: list[str], max_n: int) -> None:
+        words = [r.split() for r in refs]
+        self.per_ref = [[_ngrams(w, n) for n in range(1, max_n + 1)] for w in words]
+        self.ref_len = sum(map(len, words))
+        self.hist: list[dict[tuple, Counter]] = [{} for _ in range(max_n)]
+        for grams in self.per_ref:
+            for n, counts in enumerate(grams):
+                for g, c in counts.items():
+                    self.hist[n].setdefault(g, Counter())[c] += 1
+
+    def __len__(self) -> int:
+        return len(self.per_ref)
+
+    def matches(self, n: int, g: tuple, c: int, skip: int = -1) -> int:
+        """Sum over the references (but ``skip``) of min(c, count of n-gram g)."""
+        h = self.hist[n - 1].get(g)
+        m = sum(k * min(c, v) for v, k in h.items()) if h else 0
+        if skip >= 0:
+            m -= min(c, self.per_ref[skip][n - 1][g])
+        return m
 
 
-def _constant_bleu(
-    hyp: str, ref_ngrams: list[list[Counter]], ref_len: int, max_n: int, skip: int = -1
-) -> float:
-    """:func:`constant_bleu` from precomputed reference n-grams, leaving reference ``skip`` out
+def _constant_bleu(hyp: str, refs: _RefNgrams, max_n: int, skip: int = -1) -> float:
+    """:func:`constant_bleu` from indexed reference n-grams, leaving reference ``skip`` out
     (its length too)."""
     h = hyp.split()
-    refs = [r for i, r in enumerate(ref_ngrams) if i != skip]
+    num_refs = len(refs) - (1 if skip >= 0 else 0)
+    ref_len = refs.ref_len
     if skip >= 0:
-        ref_len -= sum(ref_ngrams[skip][0].values())
-    hyp_len = len(h) * len(refs)
+        ref_len -= sum(refs.per_ref[skip][0].values())
+    hyp_len = len(h) * num_refs
     if not h or hyp_len == 0:
         return 0.0
     logp = 0.0
     for n in range(1, max_n + 1):
         hn = _ngrams(h, n)
-        total = sum(hn.values()) * len(refs)
+        total = sum(hn.values()) * num_refs
         if total == 0:
             return 0.0
-        match = sum(min(c, r[n - 1][g]) for r in refs for g, c in hn.items())
+        match = sum(refs.matches(n, g, c, skip) for g, c in hn.items())
         if match == 0:
             return 0.0
         logp += math.log(match / total) / max_n
@@ -190,8 +214,7 @@ def _constant_bleu(
 def constant_bleu(hyp: str, refs: list[str], max_n: int = 4) -> float:
     """Corpus BLEU-``max_n`` (0-1, unsmoothed, whitespace tokens) of ``hyp`` sent for every one
     of ``refs``: brevity penalty x geometric mean of the clipped n-gram precisions."""
-    ngrams, ref_len = _reference_ngrams(refs, max_n)
-    return _constant_bleu(hyp, ngrams, ref_len, max_n)
+    return _constant_bleu(hyp, _RefNgrams(refs, max_n), max_n)
 
 
 class ConstantSentence(ReferenceScheme):
@@ -200,12 +223,12 @@ class ConstantSentence(ReferenceScheme):
 
     def fit(self, task: Task) -> str:
         text = [str(t) for t in _train_split(task).fields["text"]]
-        ngrams, ref_len = _reference_ngrams(text, 4)  # once; each candidate leaves itself out
+        ngrams = _RefNgrams(text, 4)  # once; each candidate leaves itself out
         best, best_key = text[0], (-1.0, -1.0)
         for i, cand in enumerate(text[:SENTENCE_CANDIDATES]):
             key = (
-                _constant_bleu(cand, ngrams, ref_len, 4, skip=i),
-                _constant_bleu(cand, ngrams, ref_len, 1, skip=i),
+                _constant_bleu(cand, ngrams, 4, skip=i),
+                _constant_bleu(cand, ngrams, 1, skip=i),
             )
             if key > best_key:
                 best, best_key = cand, key

@@ -18,13 +18,13 @@ whose features are what the codec compresses): see :class:`FeatureSeparationSche
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
+import xxhash
 from torch import Tensor
 
 from semcom_sim.channel.base import Channel
@@ -180,14 +180,17 @@ def _encode(stream: Stream, x: Any) -> tuple[list[bytes], Any]:
 
 
 def content_digest(x: Any) -> tuple | None:
-    """A digest of a tensor (dtype, shape, bytes) or a list of strings; None otherwise."""
+    """A digest of a tensor (dtype, shape, bytes) or a list of strings; None otherwise.
+
+    The hash is XXH3-128 over the tensor's memory (no copy): a cache key within one process,
+    where only accidental collisions matter (about 2^-128 per pair); 13x blake2b's speed here.
+    """
     if isinstance(x, Tensor):
         t = x.detach().cpu().contiguous().reshape(-1)
-        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        h = hashlib.blake2b(raw, digest_size=20)
+        h = xxhash.xxh3_128(t.view(torch.uint8).numpy() if t.numel() else b"")
         return ("tensor", str(t.dtype), tuple(t.shape), h.digest())
     if isinstance(x, list) and all(isinstance(v, str) for v in x):
-        h = hashlib.blake2b(digest_size=20)
+        h = xxhash.xxh3_128()
         for v in x:
             b = v.encode("utf-8", "surrogatepass")
             h.update(len(b).to_bytes(8, "little") + b)
@@ -210,7 +213,7 @@ class DecodeCache(_LRU):
         like_key = content_digest(like) if like is not None else None
         if like is not None and like_key is None:
             return codec.decode(payloads, like=like)
-        h = hashlib.blake2b(digest_size=20)
+        h = xxhash.xxh3_128()
         for p in payloads:
             h.update(len(p).to_bytes(8, "little") + p)
         key = (type(codec).__qualname__, repr(codec.config()), like_key, h.digest())

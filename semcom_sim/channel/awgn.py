@@ -17,7 +17,7 @@ class AWGN(Channel):
         self, x: Tensor, no: Tensor, generator: torch.Generator | None, num_symbols: Tensor
     ) -> ChannelOutput:
         no_b = no[:, None].expand(x.shape)  # no draw for the gains (all 1)
-        y = x + complex_noise(x.shape, no_b, generator, x.device)
+        y = complex_noise(x.shape, no[:, None], generator, x.device).add_(x)  # n + x == x + n
         return ChannelOutput(y=y, no_eff=no_b, h=None, channel_uses=self.channel_uses(num_symbols))
 
     def sample_gains(

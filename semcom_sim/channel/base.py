@@ -35,7 +35,10 @@ class ChannelOutput:
 def complex_noise(shape, no: Tensor, generator: torch.Generator | None, device) -> Tensor:
     """Circularly symmetric complex Gaussian noise of variance ``no`` (broadcast to ``shape``)."""
     n = torch.randn(*shape, 2, generator=generator, device=device)
-    return torch.view_as_complex(n) * torch.sqrt(no / 2.0)
+    # in place, the scale broadcast over (real, imaginary): the same values as multiplying the
+    # complex view by the real scale, without a second full-size tensor
+    n.mul_(torch.sqrt(torch.as_tensor(no, device=n.device) / 2.0).unsqueeze(-1))
+    return torch.view_as_complex(n)
 
 
 def complex_gaussian(shape, generator: torch.Generator | None, device) -> Tensor:

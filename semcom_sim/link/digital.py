@@ -7,13 +7,13 @@ them count symbols the same way: a payload of ``C`` blocks of codeword length ``
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import xxhash
 from torch import Tensor
 
 from semcom_sim.channel.base import Channel
@@ -148,7 +148,7 @@ class DigitalLink:
         rx_blocks: dict[int, np.ndarray] = {}
         ok_blocks: dict[int, np.ndarray] = {}
         for k, members in groups.items():
-            block_llr = np.clip(_gather(llr, members, codes[k].n), -LLR_MAX, LLR_MAX)
+            block_llr = _gather(llr, members, codes[k].n, LLR_MAX)
             hard = codes[k].decode_numpy(block_llr)
             clock.lap("decode")
             rx = np.packbits(hard > 0, axis=1)
@@ -171,7 +171,8 @@ class DigitalLink:
 
 
 def _payloads_digest(payloads: list[bytes]) -> bytes:
-    h = hashlib.blake2b(digest_size=20)
+    """XXH3-128 of the payloads and their lengths (a cache key within one process)."""
+    h = xxhash.xxh3_128()
     for b in payloads:
         h.update(len(b).to_bytes(8, "little"))
         h.update(b)
@@ -251,9 +252,16 @@ def _scatter(bits: np.ndarray, cw: np.ndarray, members: list[tuple[int, int]]) -
         bits[i, : c * n] = cw[r : r + c].reshape(-1)
 
 
-def _gather(llr: np.ndarray, members: list[tuple[int, int]], n: int) -> np.ndarray:
-    """float32 ``[M, n]``: each member block's LLRs out of ``llr [P, width]``."""
+def _gather(
+    llr: np.ndarray, members: list[tuple[int, int]], n: int, clip: float | None = None
+) -> np.ndarray:
+    """float32 ``[M, n]``: each member block's LLRs out of ``llr [P, width]``, clipped to
+    ``[-clip, clip]`` on the way (no second pass) when ``clip`` is given."""
     out = np.empty((len(members), n), dtype=np.float32)
     for i, r, c in _runs(members):
-        out[r : r + c] = llr[i, : c * n].reshape(c, n)
+        src = llr[i, : c * n].reshape(c, n)
+        if clip is None:
+            out[r : r + c] = src
+        else:
+            np.clip(src, -clip, clip, out=out[r : r + c])
     return out

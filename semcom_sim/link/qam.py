@@ -97,21 +97,21 @@ def map_bits(bits: Tensor, num_bits_per_symbol: int, backend: str = "auto") -> T
     pts = _tables(bps)[0]
     b = bits.detach().to("cpu").numpy().astype(np.uint8, copy=False)
     shape = (*b.shape[:-1], b.shape[-1] // bps)
-    idx = _bit_groups(np.ascontiguousarray(b).reshape(-1), bps)
-    return pts[torch.from_numpy(idx).reshape(shape)].to(bits.device)
+    out = _map_points(np.ascontiguousarray(b).reshape(-1), bps, pts.numpy())
+    return torch.from_numpy(out).reshape(shape).to(bits.device)
 
 
 @njit(cache=True)
-def _bit_groups(b, bps):
-    """0/1 bits ``[m * bps]`` (uint8) -> int64 ``[m]``: each group of ``bps`` bits, MSB first
-    (an integer ``b @ 2**k`` in numpy has no BLAS path and was a third of the link's time)."""
+def _map_points(b, bps, pts):
+    """0/1 bits ``[m * bps]`` (uint8) -> complex64 ``[m]``: the point each group of ``bps``
+    bits (MSB first) indexes in ``pts`` (no int64 index array in between)."""
     m = b.shape[0] // bps
-    out = np.empty(m, dtype=np.int64)
+    out = np.empty(m, dtype=pts.dtype)
     for s in range(m):
         v = 0
         for j in range(bps):
             v = (v << 1) | (b[s * bps + j] & 1)
-        out[s] = v
+        out[s] = pts[v]
     return out
 
 
@@ -130,23 +130,25 @@ def _lse_bit(e, labels_d, sh, want):
 
 
 @njit(cache=True)
-def _demap(yr, yi, no, no_step, levels, labels, ones, zeros, bit_pos, dims, out):
+def _demap(y, no, no_div, levels, labels, ones, zeros, bit_pos, dims, out):
     """Exact APP LLRs log p(1)/p(0) per symbol: per dimension, weights exp(e_i - max e) once,
     each bit's two sums over precomputed level lists (``ones[d, j]`` / ``zeros[d, j]``: the
     levels whose bit j is 1 / 0, in label order, so the sums are added in the same order as
     a per-level bit test would add them); a bit whose smaller sum would lose precision
-    (< 1e-280) recomputes both sums exactly. ``no[s * no_step]`` is symbol s's noise variance
-    (``no_step`` 0: one value for all). One level pair (BPSK/QPSK dimension): the LLR is
-    ``e_1 - e_0`` itself, the exact value of log(exp(e_1) / exp(e_0))."""
+    (< 1e-280) recomputes both sums exactly. ``y`` float32 ``[m, 2]`` (real, imaginary);
+    symbol s's noise variance is ``no[s // no_div]`` (``no_div`` = the symbols per row when
+    the variance is constant along a row, 1 when it is per symbol, m when it is one value).
+    The largest weight is exp(0) = 1 and is not computed. One level pair (BPSK/QPSK
+    dimension): the LLR is ``e_1 - e_0`` itself, the exact value of log(exp(e_1) / exp(e_0))."""
     num_lv = levels.shape[1]
     nb = bit_pos.shape[1]
     half = ones.shape[2]
     e = np.empty(num_lv)
     w = np.empty(num_lv)
-    for s in range(yr.shape[0]):
-        inv = 1.0 / no[s * no_step]
+    for s in range(y.shape[0]):
+        inv = 1.0 / no[s // no_div]
         for d in range(dims):
-            v = np.float64(yr[s]) if d == 0 else np.float64(yi[s])
+            v = np.float64(y[s, d])
             if num_lv == 2:
                 t0 = v - levels[d, zeros[d, 0, 0]]
                 t1 = v - levels[d, ones[d, 0, 0]]
@@ -158,7 +160,7 @@ def _demap(yr, yi, no, no_step, levels, labels, ones, zeros, bit_pos, dims, out)
                 e[i] = -t * t * inv
                 mx = max(mx, e[i])
             for i in range(num_lv):
-                w[i] = math.exp(e[i] - mx)
+                w[i] = 1.0 if e[i] == mx else math.exp(e[i] - mx)
             for j in range(nb):
                 s0 = 0.0
                 s1 = 0.0
@@ -202,17 +204,25 @@ def demap_llr(y: Tensor, no: Tensor, num_bits_per_symbol: int, backend: str = "a
     _, levels, labels, bit_pos, dims = _tables(num_bits_per_symbol)
     yc = y.detach().to("cpu", torch.complex64)
     shape = yc.shape
-    flat = yc.reshape(-1)
-    no32 = no.detach().to("cpu", torch.float32)
-    if no32.numel() == 1:  # one noise variance for every symbol (AWGN): no per-symbol copy
-        nof, no_step = np.maximum(no32.reshape(1).numpy().astype(np.float64), NO_MIN), 0
-    else:
-        nof = torch.broadcast_to(no32, shape).reshape(-1)
-        nof, no_step = np.maximum(nof.numpy().astype(np.float64), NO_MIN), 1
-    yr = np.ascontiguousarray(flat.real.numpy())
-    yi = np.ascontiguousarray(flat.imag.numpy())
-    out = np.empty((flat.shape[0], num_bits_per_symbol), dtype=np.float32)
+    yr = torch.view_as_real(yc.resolve_conj().contiguous()).reshape(-1, 2).numpy()
+    nof, no_div = _noise_rows(no.detach().to("cpu", torch.float32), shape)
+    out = np.empty((yr.shape[0], num_bits_per_symbol), dtype=np.float32)
     ones, zeros = _bit_lists(num_bits_per_symbol)
-    _demap(yr, yi, nof, no_step, levels, labels, ones, zeros, bit_pos, dims, out)
+    _demap(yr, nof, no_div, levels, labels, ones, zeros, bit_pos, dims, out)
     llr = torch.from_numpy(out).reshape(*shape[:-1], shape[-1] * num_bits_per_symbol)
     return llr.to(y.device)
+
+
+def _noise_rows(no32: Tensor, shape: torch.Size) -> tuple[np.ndarray, int]:
+    """float64 noise variances (floored at ``NO_MIN``) and the divisor mapping a flat symbol
+    index to its entry: one value (``no_div`` = all symbols), one per row of the last
+    dimension when ``no`` is constant along it (a broadcast ``[..., 1]`` or an expanded view),
+    else one per symbol. Every symbol gets the value it has in ``no`` broadcast to ``shape``."""
+    m = max(1, math.prod(shape))
+    if no32.numel() == 1:  # one noise variance for every symbol (AWGN): no per-symbol copy
+        return np.maximum(no32.reshape(1).numpy().astype(np.float64), NO_MIN), m
+    nob = torch.broadcast_to(no32, shape)
+    if len(shape) and shape[-1] > 0 and nob.stride(-1) == 0:
+        rows = nob[..., 0].reshape(-1)
+        return np.maximum(rows.numpy().astype(np.float64), NO_MIN), shape[-1]
+    return np.maximum(nob.reshape(-1).numpy().astype(np.float64), NO_MIN), 1
