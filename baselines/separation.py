@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 import xxhash
 from torch import Tensor
@@ -196,6 +197,46 @@ def content_digest(x: Any) -> tuple | None:
             h.update(len(b).to_bytes(8, "little") + b)
         return ("strs", len(x), h.digest())
     return None
+
+
+def tree_digest(x: Any) -> bytes | None:
+    """XXH3-128 of nested tensors, numpy arrays, lists, tuples, dicts, strings, numbers and
+    None (type, structure and content); None if anything else is inside."""
+    h = xxhash.xxh3_128()
+
+    def walk(v: Any) -> bool:
+        if isinstance(v, Tensor):
+            t = v.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(v.shape)}".encode())
+            if t.numel():
+                h.update(t.view(torch.uint8).numpy())
+            return True
+        if isinstance(v, np.ndarray):
+            h.update(f"A{v.dtype.str}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).view(np.uint8).reshape(-1))
+            return True
+        if isinstance(v, (list, tuple)):
+            h.update(f"{type(v).__name__[0]}{len(v)}".encode())
+            return all(walk(e) for e in v)
+        if isinstance(v, dict):
+            h.update(f"D{len(v)}".encode())
+            for k, e in v.items():
+                if not isinstance(k, str):
+                    return False
+                h.update(b"k" + len(k).to_bytes(4, "little") + k.encode("utf-8", "surrogatepass"))
+                if not walk(e):
+                    return False
+            return True
+        if isinstance(v, str):
+            b = v.encode("utf-8", "surrogatepass")
+            h.update(b"s" + len(b).to_bytes(8, "little") + b)
+            return True
+        if v is None or isinstance(v, (bool, int, float)):
+            h.update(f"{type(v).__name__}:{v!r};".encode())
+            return True
+        return False
+
+    return h.digest() if walk(x) else None
 
 
 class DecodeCache(_LRU):

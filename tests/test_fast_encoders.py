@@ -125,6 +125,24 @@ def test_demapper_equals_float64_log_sum_exp(bps):
         assert torch.equal(got, demap_llr(y, torch.full((2, 3000), no), bps, "fast"))
 
 
+@pytest.mark.parametrize("bps", [2, 4, 6])
+def test_demapper_noise_per_row_equals_per_symbol(bps):
+    """A noise variance given per row (``[B, 1]`` or an expanded view, read once per row) and
+    the same values given per symbol (a full tensor) give bit-identical LLRs; so does a 3-D
+    input, whose rows are its last dimension."""
+    g = torch.Generator().manual_seed(3 + bps)
+    y = (torch.randn(3, 2, 500, generator=g) + 1j * torch.randn(3, 2, 500, generator=g)) * 0.8
+    y = y.to(torch.complex64)
+    no = torch.rand(3, 2, 1, generator=g) * 0.5 + 1e-3
+    full = no.expand(3, 2, 500).contiguous()
+    want = demap_llr(y, full, bps, "fast")
+    assert torch.equal(demap_llr(y, no, bps, "fast"), want)
+    assert torch.equal(demap_llr(y, no.expand(3, 2, 500), bps, "fast"), want)
+    rows = [demap_llr(y[i, j : j + 1], full[i, j : j + 1], bps, "fast") for i in range(3)
+            for j in range(2)]  # fmt: skip
+    assert torch.equal(torch.cat(rows).reshape(want.shape), want)
+
+
 def test_demapper_huge_llrs_keep_sign_and_magnitude():
     """Far from the noise (|LLR| ~ 1e6) the fast path's fallback keeps the exact value."""
     x = map_bits(torch.tensor([[0.0, 1, 1, 0, 1, 1]]), 6, "sionna")

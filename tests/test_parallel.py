@@ -248,3 +248,39 @@ def test_envelope_is_the_same_with_and_without_the_shared_caches(tmp_path, capsy
     capsys.readouterr()
     a = _stored(tmp_path / "a")
     assert a and a == _stored(tmp_path / "b") == _stored(tmp_path / "c")
+
+
+def test_envelope_score_cache_changes_no_number(tmp_path, capsys, monkeypatch):
+    """Members whose predictions equal ones already scored on the same batch reuse the score:
+    the stored numbers equal those of a run that scores every member; the digest behind the
+    key tells content, type and structure apart."""
+    from semcom_sim.baselines import envelope
+    from semcom_sim.baselines.separation import tree_digest
+
+    a = {"boxes": torch.zeros(2, 4), "labels": [1, 2], "name": "x"}
+    assert tree_digest(a) == tree_digest({"boxes": torch.zeros(2, 4), "labels": [1, 2],
+                                          "name": "x"})  # fmt: skip
+    for b in ({**a, "labels": [1, 3]}, {**a, "boxes": torch.zeros(4, 2)},
+              {**a, "boxes": torch.zeros(2, 4, dtype=torch.float64)}, {**a, "labels": (1, 2)}):
+        assert tree_digest(b) != tree_digest(a)
+    assert tree_digest([object()]) is None
+    hits = []
+    real_run = envelope.EnvelopeScheme.run
+
+    def run(self, *args, **kw):
+        out = real_run(self, *args, **kw)
+        hits.append(self.score_hits)
+        return out
+
+    monkeypatch.setattr(envelope.EnvelopeScheme, "run", run)
+    base = ["sweep", "--schemes", "jpeg-envelope", "--tasks", "image-reconstruction",
+            "--snr", "-6,15,18", "--samples", "4", "--batch-size", "4", "--workers", "1",
+            "--threads", "1", "--quiet", "--no-plot"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert hits and hits[-1] > 0  # error-free members at high SNR share one score
+    monkeypatch.setattr(envelope, "SCORE_CACHE_ENTRIES", 0)  # every score computed
+    hits.clear()
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    assert hits[-1] == 0
+    capsys.readouterr()
+    assert _stored(tmp_path / "a") == _stored(tmp_path / "b")
