@@ -260,8 +260,12 @@ def test_envelope_score_cache_changes_no_number(tmp_path, capsys, monkeypatch):
     a = {"boxes": torch.zeros(2, 4), "labels": [1, 2], "name": "x"}
     assert tree_digest(a) == tree_digest({"boxes": torch.zeros(2, 4), "labels": [1, 2],
                                           "name": "x"})  # fmt: skip
-    for b in ({**a, "labels": [1, 3]}, {**a, "boxes": torch.zeros(4, 2)},
-              {**a, "boxes": torch.zeros(2, 4, dtype=torch.float64)}, {**a, "labels": (1, 2)}):
+    for b in (
+        {**a, "labels": [1, 3]},
+        {**a, "boxes": torch.zeros(4, 2)},
+        {**a, "boxes": torch.zeros(2, 4, dtype=torch.float64)},
+        {**a, "labels": (1, 2)},
+    ):
         assert tree_digest(b) != tree_digest(a)
     assert tree_digest([object()]) is None
     hits = []
