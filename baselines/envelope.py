@@ -20,13 +20,12 @@ seed.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from semcom_sim.baselines.separation import tree_digest
+from semcom_sim.baselines.separation import LRU, tree_digest
 from semcom_sim.channel.base import Channel
 from semcom_sim.errors import SemcomError
 from semcom_sim.link.mcs import MCS
@@ -64,8 +63,7 @@ class EnvelopeScheme(Scheme):
         if len(self.labels) != len(self.members) or len(set(self.labels)) != len(self.labels):
             raise SemcomError(f"{name}: one distinct label per member needed, got {self.labels}")
         self.task: Task | None = None
-        self._scores: OrderedDict[tuple, float] = OrderedDict()  # see score()
-        self.score_hits = 0
+        self._scores = LRU(SCORE_CACHE_ENTRIES)  # see score()
 
     def supports(self, task: Task) -> bool:
         return all(m.supports(task) for m in self.members)
@@ -92,15 +90,16 @@ class EnvelopeScheme(Scheme):
                 key = (self.task.name, batch_key, pred_key)
                 hit = self._scores.get(key)
                 if hit is not None:
-                    self._scores.move_to_end(key)
-                    self.score_hits += 1
                     return hit
         value = self._score(out, batch)
         if key is not None:
-            self._scores[key] = value
-            while len(self._scores) > SCORE_CACHE_ENTRIES:
-                self._scores.popitem(last=False)
+            self._scores.put(key, value)
         return value
+
+    @property
+    def score_hits(self) -> int:
+        """Scores served from the cache so far."""
+        return self._scores.hits
 
     def _score(self, out: SchemeOutput, batch) -> float:
         acc = self.task.new_accumulator()

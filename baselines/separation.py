@@ -112,7 +112,7 @@ def _to(x: Any, device: torch.device | None) -> Any:
     return x.to(device) if device is not None and isinstance(x, Tensor) else x
 
 
-class _LRU:
+class LRU:
     """The LRU store the sweep caches share: ``get`` (counts a hit and refreshes the entry, or
     counts a miss) and ``put`` (evicts the least recently used beyond ``max_entries``)."""
 
@@ -122,7 +122,7 @@ class _LRU:
         self.hits = 0
         self.misses = 0
 
-    def _get(self, key: tuple, valid: Callable[[Any], bool] = lambda _: True) -> Any:
+    def get(self, key: tuple, valid: Callable[[Any], bool] = lambda _: True) -> Any:
         """The entry of ``key`` if there is one and ``valid(entry)``; else ``None``."""
         hit = self._store.get(key)
         if hit is not None and valid(hit):
@@ -132,7 +132,7 @@ class _LRU:
         self.misses += 1
         return None
 
-    def _put(self, key: tuple, entry: Any) -> None:
+    def put(self, key: tuple, entry: Any) -> None:
         self._store[key] = entry
         while len(self._store) > self.max_entries:
             self._store.popitem(last=False)
@@ -141,7 +141,7 @@ class _LRU:
         self._store.clear()
 
 
-class PayloadCache(_LRU):
+class PayloadCache(LRU):
     """Source payloads per (codec configuration, transform, field content), LRU-bounded.
 
     A sweep sends the same examples at every SNR and with every MCS of an envelope; source
@@ -161,11 +161,11 @@ class PayloadCache(_LRU):
             return _encode(stream, x)
         owner = _transform_owner(stream.transform)
         key = (type(stream.codec).__qualname__, repr(stream.codec.config()), id(owner), digest)
-        hit = self._get(key, lambda e: e[2] is owner)
+        hit = self.get(key, lambda e: e[2] is owner)
         if hit is not None:
             return list(hit[0]), hit[1]
         payloads, src = _encode(stream, x)
-        self._put(key, (tuple(payloads), src, owner))
+        self.put(key, (tuple(payloads), src, owner))
         return payloads, src
 
 
@@ -239,7 +239,7 @@ def tree_digest(x: Any) -> bytes | None:
     return h.digest() if walk(x) else None
 
 
-class DecodeCache(_LRU):
+class DecodeCache(LRU):
     """Source decodes per (codec configuration, received payloads, ``like``), LRU-bounded.
 
     At high SNR every MCS of an envelope and every SNR point receive the sent bytes, so the
@@ -258,11 +258,11 @@ class DecodeCache(_LRU):
         for p in payloads:
             h.update(len(p).to_bytes(8, "little") + p)
         key = (type(codec).__qualname__, repr(codec.config()), like_key, h.digest())
-        hit = self._get(key)
+        hit = self.get(key)
         if hit is not None:
             return _copy_decoded(hit)
         dec = codec.decode(payloads, like=like)
-        self._put(key, _copy_decoded(dec))
+        self.put(key, _copy_decoded(dec))
         return dec
 
 
@@ -271,7 +271,7 @@ def _copy_decoded(dec):
     return type(dec)(data, list(dec.failed))
 
 
-class OutputCache(_LRU):
+class OutputCache(LRU):
     """Task-model outputs per (model, postprocess, received inputs), LRU-bounded.
 
     Every member of an envelope (and every SNR point at high SNR, or below the cliff where every
@@ -293,11 +293,11 @@ class OutputCache(_LRU):
         if any(d is None for d in digests):
             return compute()
         key = (tuple(id(o) for o in owners), extra, tuple(digests))
-        hit = self._get(key, lambda e: all(a is b for a, b in zip(e[1], owners, strict=True)))
+        hit = self.get(key, lambda e: all(a is b for a, b in zip(e[1], owners, strict=True)))
         if hit is not None:
             return _clone_tree(hit[0])
         out = compute()
-        self._put(key, (_clone_tree(out), owners))
+        self.put(key, (_clone_tree(out), owners))
         return out
 
 
