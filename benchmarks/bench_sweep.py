@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     runners = []
     runner_close = sweep_cmd.Runner.close
 
-    def close(self):
-        runner_close(self)
+    def close(self, *a, **k):
+        runner_close(self, *a, **k)
         runners.append({"how": self.how, "worker_peak_rss_mb": list(self.worker_rss_mb)})
 
     sweep_cmd.Runner.close = close

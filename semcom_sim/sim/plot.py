@@ -15,7 +15,7 @@ from semcom_sim.sim.labels import METRIC_LABELS
 from semcom_sim.sim.store import Record
 from semcom_sim.sim.styles import draw_curve, is_paper_default
 
-__all__ = ["METRIC_LABELS", "plot_records", "split_schemes"]
+__all__ = ["METRIC_LABELS", "plot_cliffs", "plot_records", "split_schemes"]
 
 
 def split_schemes(by_scheme: dict[str, list[Record]]) -> dict[str, list[str]]:
@@ -68,15 +68,18 @@ def _draw_row(ax, ax2, by_scheme: dict[str, list[Record]], schemes: list[str], m
     ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
-def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, str]) -> list[Path]:
+def plot_records(
+    records: list[Record], out_dir: str | Path, primary: dict[str, str], cliff: bool = True
+) -> list[Path]:
     """Per (task, channel): ``<task>_<channel>.png`` with the papers' schemes and, when the
     records hold studies, ``<task>_<channel>_studies.png`` with one row per kind of study
     (:func:`split_schemes`); each row the task's primary metric and the mean symbols vs SNR.
-    Then the cliff figures (:func:`semcom_sim.sim.cliff.plot_cliff`, the papers' learned
-    schemes only).
+    Then (``cliff``) the cliff figures (:func:`plot_cliffs`).
 
     Args:
         records: stored points. primary: task name -> metric to plot (first metric otherwise).
+        cliff: also draw the cliff figures (False: the caller draws them with
+            :func:`plot_cliffs`, e.g. in another process).
     Returns:
         paths of the written PNG files.
     """
@@ -111,7 +114,16 @@ def plot_records(records: list[Record], out_dir: str | Path, primary: dict[str, 
             fig.savefig(path, dpi=110, bbox_inches="tight")
             plt.close(fig)
             paths.append(path)
-    if has_cliff_records(records):  # staircase + envelope + capacity bound, crossovers marked
-        learned = sorted({r.scheme for r in records if is_paper_default(r.scheme, r.role)})
-        paths += plot_cliff(records, out_dir, primary, learned=learned)
+    if cliff:
+        paths += plot_cliffs(records, out_dir, primary)
     return paths
+
+
+def plot_cliffs(records: list[Record], out_dir: str | Path, primary: dict[str, str]) -> list[Path]:
+    """The cliff figures of :func:`semcom_sim.sim.cliff.plot_cliff` (staircase + envelope +
+    capacity bound, crossovers marked) with the papers' learned schemes only; none without
+    envelope or capacity records."""
+    if not has_cliff_records(records):
+        return []
+    learned = sorted({r.scheme for r in records if is_paper_default(r.scheme, r.role)})
+    return plot_cliff(records, out_dir, primary, learned=learned)
