@@ -445,6 +445,7 @@ class Runner:
         self.client = self.cluster = None
         self.worker_rss_mb: list[float] = []
         self.how = "in this process"
+        self._closing = None  # the shutdown thread of close(wait=False)
 
     def __call__(self, config, schemes, tasks, channel, task_data, on_start):
         from semcom_sim.sim.engine import DaskExecutor, InProcessExecutor
@@ -480,11 +481,8 @@ class Runner:
                 raise SemcomError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
             self.how = f"Dask cluster at {self.scheduler}"  # "ran on a ..."
             return self.client
-        return self._connect_local(n)
-
-    def _connect_local(self, n: int):
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import LocalCluster
 
         env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
         # malloc settings act only if set before the worker process starts (Dask's
@@ -529,9 +527,8 @@ class Runner:
 
     def join(self) -> None:
         """Wait for a shutdown started by ``close(wait=False)``."""
-        t = getattr(self, "_closing", None)
-        if t is not None:
-            t.join()
+        if self._closing is not None:
+            self._closing.join()
             self._closing = None
 
 

@@ -376,18 +376,6 @@ def _worker_state(builder: SweepBuilder, config: SweepConfig) -> dict[str, Any]:
     return _WORKER
 
 
-def _worker_task(st: dict, builder: SweepBuilder, config: SweepConfig, name: str):
-    """The worker's task ``name`` and its data (built and loaded once per worker)."""
-    if name not in st["tasks"]:
-        st["tasks"][name] = builder.task(name)
-    task = st["tasks"][name]
-    if name not in st["data"]:
-        st["data"][name] = task.load(
-            config.samples, point_seed(config.seed, "data", task.name), config.data_dir
-        )
-    return task, st["data"][name]
-
-
 def run_units_on_worker(
     builder: SweepBuilder, config: SweepConfig, units: Sequence[WorkUnit]
 ) -> list[list[Record]]:
@@ -404,8 +392,14 @@ def run_unit_on_worker(builder: SweepBuilder, config: SweepConfig, unit: WorkUni
     st = _worker_state(builder, config)
     if unit.scheme not in st["schemes"]:
         st["schemes"][unit.scheme] = builder.scheme(unit.scheme)
-    task, data = _worker_task(st, builder, config, unit.task)
-    scheme, channel = st["schemes"][unit.scheme], st["channel"]
+    if unit.task not in st["tasks"]:
+        st["tasks"][unit.task] = builder.task(unit.task)
+    scheme, task, channel = st["schemes"][unit.scheme], st["tasks"][unit.task], st["channel"]
+    if unit.task not in st["data"]:
+        st["data"][unit.task] = task.load(
+            config.samples, point_seed(config.seed, "data", task.name), config.data_dir
+        )
+    data = st["data"][unit.task]
     device = torch.device(config.device)
     if st["prepared"] != (unit.scheme, unit.task):
         scheme.prepare(task, device)
