@@ -288,3 +288,22 @@ def test_envelope_score_cache_changes_no_number(tmp_path, capsys, monkeypatch):
     assert hits[-1] == 0
     capsys.readouterr()
     assert _stored(tmp_path / "a") == _stored(tmp_path / "b")
+
+
+def test_local_cluster_workers_get_the_malloc_settings():
+    """Each worker process starts with :data:`MALLOC_ENV` in its environment (glibc reads it
+    at start-up only), one arena included: a Dask task runs in a worker thread, whose own
+    arena would mmap every array above 64 MB whatever the threshold."""
+    import os
+
+    from semcom_sim.commands.sweep import MALLOC_ENV, Runner
+
+    assert MALLOC_ENV["MALLOC_ARENA_MAX"] == "1"
+    assert int(MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]) >= 256 << 20
+    runner = Runner(1, None, None, None)
+    try:
+        client = runner.connect(1)
+        seen = list(client.run(lambda: {k: os.environ.get(k) for k in MALLOC_ENV}).values())
+    finally:
+        runner.close()
+    assert seen == [MALLOC_ENV]

@@ -150,13 +150,22 @@ def build_channel(args: argparse.Namespace):
 
 
 # glibc malloc for the sweep's large, short-lived arrays (LLRs, symbols, coded bits: 10-400 MB
-# per call): blocks up to 64 MB come from the heap and freed memory is kept (trim above 256 MB)
+# per call): blocks up to 1 GB come from the heap and freed memory is kept (trim above 1 GB)
 # instead of an mmap, page faults and zeroing per array. Dask's own worker default
 # (MALLOC_TRIM_THRESHOLD_=65536) also pins the mmap threshold at 128 kB (glibc stops adapting it
-# once a threshold is set). Measured (session 10): 4 envelopes x 4 tasks x 3 SNRs in one process
-# 59.0 -> 46.8 s wall (system time 9.8 -> 2.1 s); the 2-worker default sweep's system time
-# 165 -> 24 s (with the unit groups of DaskExecutor: 251 -> 163 s wall).
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+# once a threshold is set). One arena: a Dask task runs in a worker thread, and glibc's
+# per-thread arenas are heaps of at most 64 MB, so every larger array a task allocated was an
+# mmap whatever the threshold (a worker runs one task at a time: no lock contention).
+# Measured (session 10, threshold 64 MB, trim 256 MB): 4 envelopes x 4 tasks x 3 SNRs in one
+# process 59.0 -> 46.8 s wall (system time 9.8 -> 2.1 s); the 2-worker default sweep's system
+# time 165 -> 24 s (with the unit groups of DaskExecutor: 251 -> 163 s wall). Session 15 (one
+# arena, threshold and trim 1 GB), the speech and video tasks on 2 workers: 71.3 -> 66.0 s wall,
+# system time 16.6 -> 6.7 s, minor page faults 1.57 -> 0.56 M, peak 1.35 -> 1.17 GB per worker.
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+    "MALLOC_ARENA_MAX": "1",
+}
 
 
 def malloc_for_throughput() -> None:
@@ -169,9 +178,10 @@ def malloc_for_throughput() -> None:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # glibc's parameter numbers
     mallopt(m_mmap_threshold, int(MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]))
     mallopt(m_trim_threshold, int(MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]))
+    mallopt(m_arena_max, int(MALLOC_ENV["MALLOC_ARENA_MAX"]))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
