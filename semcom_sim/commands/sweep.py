@@ -159,8 +159,8 @@ def build_channel(args: argparse.Namespace):
 # Measured (session 10, threshold 64 MB, trim 256 MB): 4 envelopes x 4 tasks x 3 SNRs in one
 # process 59.0 -> 46.8 s wall (system time 9.8 -> 2.1 s); the 2-worker default sweep's system
 # time 165 -> 24 s (with the unit groups of DaskExecutor: 251 -> 163 s wall). Session 15 (one
-# arena, threshold and trim 1 GB), the speech and video tasks on 2 workers: 71.3 -> 66.0 s wall,
-# system time 16.6 -> 6.7 s, minor page faults 1.57 -> 0.56 M, peak 1.35 -> 1.17 GB per worker.
+# arena, threshold and trim 1 GB), the speech and video tasks on 2 workers: 71.3 -> 64.9 s wall,
+# system time 16.6 -> 5.2 s, minor page faults 1.57 -> 0.51 M, peak 1.35 -> 1.20 GB per worker.
 MALLOC_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
     "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
